@@ -1,0 +1,60 @@
+/**
+ * isola's host-side errors. Every error a user or embedder can meet carries a stable string
+ * `code`, structured `details`, an optional `cause`, and a message that names the fix. Errors
+ * survive a worker boundary through `toJSON()` / `IsolaError.fromJSON()`.
+ */
+
+export type ErrorCode =
+  | 'E_MODULE_INVALID'
+  | 'E_MODULE_UNSUPPORTED_IMPORTS'
+  | 'E_MODULE_NO_START'
+  | 'E_MODULE_READ'
+  | 'E_MEMORY_LIMIT'
+  | 'E_LIMIT_OUT_OF_RANGE'
+  | 'E_PREOPEN_INVALID'
+  | 'E_ARGUMENT_INVALID'
+  | 'E_GUEST_TRAP'
+  | 'E_GUEST_TIMEOUT'
+  | 'E_GUEST_OUTPUT_LIMIT'
+  | 'E_HOST_ERRNO_UNKNOWN'
+  | 'E_INTERNAL';
+
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  details: Record<string, unknown>;
+  cause?: SerializedError | { message: string };
+}
+
+export class IsolaError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'IsolaError';
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): SerializedError {
+    const json: SerializedError = { code: this.code, message: this.message, details: this.details };
+    if (this.cause instanceof IsolaError) json.cause = this.cause.toJSON();
+    else if (this.cause instanceof Error) json.cause = { message: this.cause.message };
+    return json;
+  }
+
+  static fromJSON(json: SerializedError): IsolaError {
+    const cause =
+      json.cause === undefined
+        ? undefined
+        : 'code' in json.cause
+          ? IsolaError.fromJSON(json.cause)
+          : new Error(json.cause.message);
+    return new IsolaError(json.code, json.message, json.details, cause ? { cause } : undefined);
+  }
+}
+
+export function isIsolaError(value: unknown, code?: ErrorCode): value is IsolaError {
+  return value instanceof IsolaError && (code === undefined || value.code === code);
+}
