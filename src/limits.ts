@@ -38,17 +38,19 @@ export const WASI_LIMIT_DEFAULTS: Readonly<WasiLimits> = Object.freeze({
 });
 
 /** Inclusive ranges an override must fall within. */
-export const WASI_LIMIT_RANGES: Readonly<Record<keyof WasiLimits, readonly [number, number]>> = Object.freeze({
-  maxOpenDescriptors: [3, 65_536],
-  maxBytesPerCall: [4096, 1024 * 1024 * 1024],
-  maxPathBytes: [1, 65_536],
-  maxSymlinkFollows: [0, 255],
-  maxStdoutBytes: [0, 4 * 1024 * 1024 * 1024],
-  maxStderrBytes: [0, 4 * 1024 * 1024 * 1024],
-  maxReaddirEntries: [1, 10_000_000],
-  maxPollSubscriptions: [1, 1_000_000],
-  maxMemoryFileBytes: [0, 4 * 1024 * 1024 * 1024],
-});
+export const WASI_LIMIT_RANGES: Readonly<Record<keyof WasiLimits, readonly [number, number]>> = Object.freeze(
+  {
+    maxOpenDescriptors: [3, 65_536],
+    maxBytesPerCall: [4096, 1024 * 1024 * 1024],
+    maxPathBytes: [1, 65_536],
+    maxSymlinkFollows: [0, 255],
+    maxStdoutBytes: [0, 4 * 1024 * 1024 * 1024],
+    maxStderrBytes: [0, 4 * 1024 * 1024 * 1024],
+    maxReaddirEntries: [1, 10_000_000],
+    maxPollSubscriptions: [1, 1_000_000],
+    maxMemoryFileBytes: [0, 4 * 1024 * 1024 * 1024],
+  },
+);
 
 /** Wasm page size (64 KiB) and the 32-bit address space's page count. */
 export const WASM_PAGE_BYTES = 65_536;
