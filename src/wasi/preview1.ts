@@ -77,11 +77,15 @@ export function createPreview1(state: WasiState, memory: () => GuestMemory): Pre
     return text;
   };
 
-  /** A directory entry holding `rights`: ENOTDIR for a non-directory, ENOTCAPABLE for a dropped right. */
+  /**
+   * A directory entry holding `rights`: ENOTDIR for a non-directory; EPERM for a right the
+   * directory lacks (wasi-testsuite's truncation_rights expects EPERM, as POSIX does for an
+   * operation the caller may not perform).
+   */
   const directory = (fd: number, rights: bigint): FdEntry => {
     const entry = fds.get(fd);
     if (entry.descriptor.filetype !== Filetype.DIRECTORY) fail(Errno.NOTDIR);
-    if ((entry.rightsBase & rights) !== rights) fail(Errno.NOTCAPABLE);
+    if ((entry.rightsBase & rights) !== rights) fail(Errno.PERM);
     return entry;
   };
 
