@@ -32,7 +32,10 @@ export class GuestMemory {
     }
   }
 
-  /** Checks `[ptr, ptr + length)` lies within memory; returns ptr. */
+  /**
+   * Checks `[ptr, ptr + length)` lies within memory and returns the address. Callers must read
+   * `#view`/`#bytes` after this call, since it may replace them.
+   */
   #check(ptr: number, length: number): number {
     this.#fresh();
     // Pointers arrive as i32; reinterpret as unsigned (wasm32 addresses are u32).
@@ -42,28 +45,36 @@ export class GuestMemory {
   }
 
   getU8(ptr: number): number {
-    return this.#view.getUint8(this.#check(ptr, 1));
+    const address = this.#check(ptr, 1);
+    return this.#view.getUint8(address);
   }
   getU16(ptr: number): number {
-    return this.#view.getUint16(this.#check(ptr, 2), true);
+    const address = this.#check(ptr, 2);
+    return this.#view.getUint16(address, true);
   }
   getU32(ptr: number): number {
-    return this.#view.getUint32(this.#check(ptr, 4), true);
+    const address = this.#check(ptr, 4);
+    return this.#view.getUint32(address, true);
   }
   getU64(ptr: number): bigint {
-    return this.#view.getBigUint64(this.#check(ptr, 8), true);
+    const address = this.#check(ptr, 8);
+    return this.#view.getBigUint64(address, true);
   }
   setU8(ptr: number, value: number): void {
-    this.#view.setUint8(this.#check(ptr, 1), value);
+    const address = this.#check(ptr, 1);
+    this.#view.setUint8(address, value);
   }
   setU16(ptr: number, value: number): void {
-    this.#view.setUint16(this.#check(ptr, 2), value, true);
+    const address = this.#check(ptr, 2);
+    this.#view.setUint16(address, value, true);
   }
   setU32(ptr: number, value: number): void {
-    this.#view.setUint32(this.#check(ptr, 4), value, true);
+    const address = this.#check(ptr, 4);
+    this.#view.setUint32(address, value, true);
   }
   setU64(ptr: number, value: bigint): void {
-    this.#view.setBigUint64(this.#check(ptr, 8), BigInt.asUintN(64, value), true);
+    const address = this.#check(ptr, 8);
+    this.#view.setBigUint64(address, BigInt.asUintN(64, value), true);
   }
 
   /** A live view of guest bytes (no copy): writes through it land in guest memory. */
