@@ -231,13 +231,18 @@ class MemoryFile extends Descriptor {
   readonly #node: FileNode;
   #fdflags: number;
   #position = 0;
+  /** Access as a host open(2) would grant it: O_RDONLY unless writing was asked for. */
+  readonly #readable: boolean;
+  readonly #writable: boolean;
 
-  constructor(mount: MemoryMount, node: FileNode, fdflags: number) {
+  constructor(mount: MemoryMount, node: FileNode, request: OpenRequest) {
     super();
     this.#mount = mount;
     this.#node = node;
     this.readOnly = mount.readOnly;
-    this.#fdflags = fdflags;
+    this.#fdflags = request.fdflags;
+    this.#writable = request.write && !mount.readOnly;
+    this.#readable = request.read || !request.write;
   }
 
   override fdflags(): number {
@@ -250,6 +255,7 @@ class MemoryFile extends Descriptor {
   }
 
   #readAt(buffer: Uint8Array, position: number): number {
+    if (!this.#readable) fail(Errno.BADF);
     const node = this.#node;
     const count = Math.max(0, Math.min(buffer.length, node.length - position));
     if (count > 0) buffer.set(node.data.subarray(position, position + count));
@@ -257,7 +263,7 @@ class MemoryFile extends Descriptor {
   }
 
   #writeAt(data: Uint8Array, position: number): number {
-    if (this.readOnly) fail(Errno.BADF);
+    if (!this.#writable) fail(Errno.BADF);
     const node = this.#node;
     const end = position + data.length;
     if (end > node.length) this.#mount.resize(node, end);
@@ -273,7 +279,8 @@ class MemoryFile extends Descriptor {
   }
 
   override pread(buffer: Uint8Array, offset: bigint): number {
-    return offset >= BigInt(this.#node.length) ? 0 : this.#readAt(buffer, Number(offset));
+    if (offset >= BigInt(this.#node.length)) return this.#readAt(buffer.subarray(0, 0), 0);
+    return this.#readAt(buffer, Number(offset));
   }
 
   override write(data: Uint8Array): number {
@@ -315,7 +322,7 @@ class MemoryFile extends Descriptor {
   }
 
   override setSize(size: bigint): void {
-    if (this.readOnly) fail(Errno.BADF);
+    if (!this.#writable) fail(Errno.BADF);
     if (size > BigInt(this.#mount.limits.maxMemoryFileBytes)) fail(Errno.FBIG);
     this.#mount.resize(this.#node, Number(size));
     this.#node.mtim = this.#node.ctim = this.#mount.now();
@@ -331,7 +338,7 @@ class MemoryFile extends Descriptor {
   }
 
   override allocate(offset: bigint, length: bigint): void {
-    if (this.readOnly) fail(Errno.BADF);
+    if (!this.#writable) fail(Errno.BADF);
     if (length <= 0n || offset < 0n) fail(Errno.INVAL);
     const end = offset + length;
     if (end > BigInt(this.#mount.limits.maxMemoryFileBytes)) fail(Errno.FBIG);
@@ -426,7 +433,7 @@ class MemoryDirectory extends Descriptor {
         this.#mount.resize(file, 0);
         file.mtim = file.ctim = this.#mount.now();
       }
-      return new MemoryFile(this.#mount, file, request.fdflags);
+      return new MemoryFile(this.#mount, file, request);
     });
   }
 
@@ -438,7 +445,7 @@ class MemoryDirectory extends Descriptor {
     this.#changed(dir);
     const file = this.#mount.file();
     dir.entries.set(name, file);
-    return new MemoryFile(this.#mount, file, request.fdflags);
+    return new MemoryFile(this.#mount, file, request);
   }
 
   override createDirectoryAt(path: string): void {
