@@ -1,0 +1,152 @@
+/**
+ * Runs one WASI command (`_start`) in a worker thread of its own, so that a wall-clock deadline
+ * can stop it even in an infinite loop: `worker.terminate()` interrupts Wasm code, while nothing
+ * on the thread that runs the guest could. The worker gets a plain, structured-clonable config
+ * and the compiled module (code is shared with the worker, not copied), inherits the process's
+ * stdio, and reports one structured outcome.
+ *
+ * This is the single-shot path `isola run` uses; the pooled engine keeps warm workers instead.
+ */
+import { Worker } from 'node:worker_threads';
+import { IsolaError, type SerializedError } from '../errors.js';
+import type { WasiLimits } from '../limits.js';
+import { WasiBuilder } from '../wasi/index.js';
+
+/** A host directory granted to the guest. */
+export interface DirGrant {
+  hostPath: string;
+  guestPath: string;
+  readOnly: boolean;
+}
+
+/** Everything the worker needs to build the guest's WASI context; plain data only. */
+export interface CommandConfig {
+  /** The guest's argv, argv[0] included. */
+  args: readonly string[];
+  /** Environment variables, in order. */
+  env: readonly (readonly [name: string, value: string])[];
+  dirs: readonly DirGrant[];
+  limits: Partial<WasiLimits>;
+  /** Log every WASI call to stderr. */
+  trace: boolean;
+}
+
+/** How a command ended. Exactly one per run. */
+export type CommandOutcome =
+  /** `_start` returned (code 0) or the guest called proc_exit. */
+  | { kind: 'exit'; code: number }
+  /** The guest trapped; `message` is the trap reason. */
+  | { kind: 'trap'; message: string }
+  /** The guest ran past its deadline and was stopped. */
+  | { kind: 'timeout'; afterMs: number }
+  /** The host refused or failed: a broken limit, a link error, a host bug. */
+  | { kind: 'error'; error: SerializedError };
+
+export interface RunCommandOptions {
+  module: WebAssembly.Module;
+  config: CommandConfig;
+  /** Wall-clock deadline in milliseconds, counted from when the worker is up. None by default. */
+  timeoutMs?: number;
+}
+
+/** What the worker receives as `workerData`. */
+export interface CommandJob {
+  module: WebAssembly.Module;
+  config: CommandConfig;
+}
+
+/**
+ * The builder for a config, with stdio left to the caller. Building it validates the config
+ * (names, NUL bytes, missing directories, limit ranges) without opening anything.
+ */
+export function commandWasiBuilder(config: CommandConfig): WasiBuilder {
+  const builder = new WasiBuilder().args(config.args).limits(config.limits);
+  for (const [name, value] of config.env) builder.env(name, value);
+  for (const dir of config.dirs) builder.preopenDir(dir.hostPath, dir.guestPath, { readOnly: dir.readOnly });
+  return builder;
+}
+
+/**
+ * Runs the command and resolves with its outcome. Rejects (before starting a worker) only when
+ * the config itself is invalid; everything that happens to the guest is an outcome.
+ */
+export async function runCommand(options: RunCommandOptions): Promise<CommandOutcome> {
+  const { module, config, timeoutMs } = options;
+  if (
+    timeoutMs !== undefined &&
+    !(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)
+  ) {
+    throw new IsolaError(
+      'E_LIMIT_OUT_OF_RANGE',
+      `timeout ${timeoutMs} ms is out of range: use a duration above 0 and at most ${MAX_TIMEOUT_MS} ms`,
+      { limit: 'timeoutMs', value: timeoutMs, min: 0, max: MAX_TIMEOUT_MS },
+    );
+  }
+  commandWasiBuilder(config);
+  const job: CommandJob = { module, config };
+  const worker = spawnCommandWorker(job);
+  return new Promise<CommandOutcome>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const settle = (outcome: CommandOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    worker.once('online', () => {
+      if (timeoutMs === undefined) return;
+      timer = setTimeout(() => {
+        settle({ kind: 'timeout', afterMs: timeoutMs });
+        stopWorker(worker);
+      }, timeoutMs);
+    });
+    worker.once('message', (outcome: CommandOutcome) => settle(outcome));
+    worker.once('error', (error) => {
+      settle({
+        kind: 'error',
+        error: new IsolaError('E_INTERNAL', `the guest's worker thread failed: ${error.message}`, {
+          stack: error.stack,
+        }).toJSON(),
+      });
+    });
+    worker.once('exit', (code) => {
+      settle({
+        kind: 'error',
+        error: new IsolaError(
+          'E_INTERNAL',
+          `the guest's worker thread exited (code ${code}) without an outcome`,
+          {
+            exitCode: code,
+          },
+        ).toJSON(),
+      });
+    });
+  });
+}
+
+/** setTimeout's ceiling (2^31 - 1 ms, about 24.8 days); a longer timer fires at once. */
+export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * Terminates the worker without letting it hold the process open: a guest blocked in a host
+ * read (stdin) sits in a system call that terminate() cannot interrupt.
+ */
+function stopWorker(worker: Worker): void {
+  worker.unref();
+  void worker.terminate();
+}
+
+function spawnCommandWorker(job: CommandJob): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    // Running from source under tsx (tests, development). Node 20 does not apply tsx's loader to
+    // a worker's entry file even when `--import tsx` is inherited, so the worker starts from a
+    // small script that registers tsx and then imports the TypeScript entry.
+    const entry = new URL('./command-worker.ts', here).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+    return new Worker(bootstrap, { eval: true, workerData: job });
+  }
+  return new Worker(new URL('./command-worker.js', here), { workerData: job });
+}
