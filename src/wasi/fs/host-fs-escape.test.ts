@@ -180,8 +180,9 @@ describe('host filesystem escapes', () => {
     const original = fs.openSync;
     let moved = false;
     // Right after the walk opened `a`, another process moves `a` outside the mount.
-    fs.openSync = ((path: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
-      const fd = original(path, flags, mode);
+    fs.openSync = ((...args: Parameters<typeof fs.openSync>) => {
+      const fd = original(...args);
+      const path = args[0];
       if (!moved && String(path).endsWith('/a')) {
         moved = true;
         renameSync(join(mountPath, 'a'), join(base, 'a-moved'));
@@ -203,8 +204,9 @@ describe('host filesystem escapes', () => {
     const original = fs.openSync;
     let swapped = false;
     // Right after the walk opened `a`, `a/b` becomes a symlink to the outside directory.
-    fs.openSync = ((path: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
-      const fd = original(path, flags, mode);
+    fs.openSync = ((...args: Parameters<typeof fs.openSync>) => {
+      const fd = original(...args);
+      const path = args[0];
       if (!swapped && String(path).endsWith('/a')) {
         swapped = true;
         renameSync(join(mountPath, 'a', 'b'), join(base, 'b-real'));
