@@ -67,10 +67,16 @@ test('stdin-echo reads end of input at once when no stdin is granted', async () 
   assert.equal(result.stderr, 'read 0 bytes\n');
 });
 
-test('proc-raise gets an errno back instead of a trap or a signal', async () => {
+test('proc-raise either gets an errno back or ends like a process killed by the signal, never a trap', async () => {
+  // The spec only says "send a signal"; hosts differ (wasmtime traps, uvwasi signals itself).
+  // isola must not trap: it returns an errno or exits with 128 + signal number (SIGUSR1 = 10).
   const result = await runFixture('proc-raise');
-  assert.equal(result.exitCode, 0, describe(result));
-  assert.match(result.stdout, /^proc_raise\(USR1\) -> (NOSYS|NOTSUP)$/m);
+  if (result.exitCode === 0) {
+    assert.match(result.stdout, /^proc_raise\(USR1\) -> (NOSYS|NOTSUP)$/m, describe(result));
+  } else {
+    assert.equal(result.exitCode, 128 + 10, describe(result));
+    assert.equal(result.stdout, '');
+  }
 });
 
 test('sched-yield succeeds every time', async () => {
