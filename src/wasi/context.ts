@@ -14,7 +14,14 @@ import { statSync } from 'node:fs';
 import { IsolaError } from '../errors.js';
 import { resolveWasiLimits, type WasiLimits } from '../limits.js';
 import { Clocks } from './clocks.js';
-import { RIGHTS_DIRECTORY_BASE, RIGHTS_DIRECTORY_INHERITING, RIGHTS_TTY_BASE, RIGHTS_WRITE } from './defs.js';
+import {
+  Filetype,
+  RIGHTS_DIRECTORY_BASE,
+  RIGHTS_DIRECTORY_INHERITING,
+  RIGHTS_TTY_BASE,
+  RIGHTS_WRITE,
+  Rights,
+} from './defs.js';
 import type { Descriptor } from './descriptor.js';
 import { FdTable } from './fd-table.js';
 import { createMemoryDirectory, openHostDirectory } from './fs/index.js';
@@ -158,21 +165,15 @@ export class WasiBuilder {
   build(): Wasi {
     const limits = resolveWasiLimits(this.#limits);
     const fds = new FdTable(limits.maxOpenDescriptors);
-    fds.insert({
-      descriptor: new StdinDescriptor(this.#stdin),
-      rightsBase: RIGHTS_TTY_BASE,
-      rightsInheriting: 0n,
-    });
-    fds.insert({
-      descriptor: new OutputDescriptor(this.#stdout),
-      rightsBase: RIGHTS_TTY_BASE,
-      rightsInheriting: 0n,
-    });
-    fds.insert({
-      descriptor: new OutputDescriptor(this.#stderr),
-      rightsBase: RIGHTS_TTY_BASE,
-      rightsInheriting: 0n,
-    });
+    for (const descriptor of [
+      new StdinDescriptor(this.#stdin),
+      new OutputDescriptor(this.#stdout),
+      new OutputDescriptor(this.#stderr),
+    ]) {
+      const terminal = descriptor.filetype === Filetype.CHARACTER_DEVICE;
+      const rightsBase = RIGHTS_TTY_BASE | (terminal ? 0n : Rights.FD_SEEK | Rights.FD_TELL);
+      fds.insert({ descriptor, rightsBase, rightsInheriting: 0n });
+    }
     try {
       for (const { guestPath, open } of this.#preopens) {
         const descriptor = open(limits);

@@ -141,11 +141,12 @@ export const RIGHTS_FILE_BASE =
   Rights.FD_FILESTAT_SET_TIMES |
   Rights.POLL_FD_READWRITE;
 
-/** Rights that make sense on a directory. */
+/**
+ * Rights that make sense on a directory. Not FD_SYNC or FD_ADVISE: wasmtime refuses both on a
+ * directory with EBADF (its dir_fd_op_failures test).
+ */
 export const RIGHTS_DIRECTORY_BASE =
   Rights.FD_FDSTAT_SET_FLAGS |
-  Rights.FD_SYNC |
-  Rights.FD_ADVISE |
   Rights.PATH_CREATE_DIRECTORY |
   Rights.PATH_CREATE_FILE |
   Rights.PATH_LINK_SOURCE |
@@ -168,7 +169,11 @@ export const RIGHTS_DIRECTORY_BASE =
 /** What a directory's descriptors may hand down to what is opened through them. */
 export const RIGHTS_DIRECTORY_INHERITING = RIGHTS_DIRECTORY_BASE | RIGHTS_FILE_BASE;
 
-/** Rights of a stdio pipe or character device. */
+/**
+ * Rights of a stdio terminal. A stdio pipe also gets FD_SEEK and FD_TELL so that seeking it is
+ * ESPIPE, as POSIX says; a terminal must not have them, since wasi-libc's isatty() checks for
+ * their absence.
+ */
 export const RIGHTS_TTY_BASE =
   Rights.FD_READ |
   Rights.FD_FDSTAT_SET_FLAGS |

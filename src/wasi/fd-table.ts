@@ -11,6 +11,8 @@ export interface FdEntry {
   descriptor: Descriptor;
   rightsBase: bigint;
   rightsInheriting: bigint;
+  /** Base rights the guest removed with fd_fdstat_set_rights: using one is ENOTCAPABLE. */
+  rightsDropped?: bigint;
   /** Set for a preopened directory: the guest path it is mounted at. */
   preopenPath?: string;
 }
@@ -44,12 +46,15 @@ export class FdTable {
   }
 
   /**
-   * The entry for `fd` if it holds `rights`. A missing right is EBADF, as POSIX answers a read on a
-   * descriptor opened write-only (wasi-testsuite's path_open_read_without_rights expects it).
+   * The entry for `fd` if it holds `rights`. A right the guest dropped is ENOTCAPABLE; one the
+   * descriptor never had is EBADF, as POSIX answers a read on a descriptor opened write-only
+   * (wasi-testsuite's path_open_read_without_rights expects it).
    */
   checked(fd: number, rights: bigint): FdEntry {
     const entry = this.#entries[fd];
-    if (entry === undefined || (entry.rightsBase & rights) !== rights) fail(Errno.BADF);
+    if (entry === undefined) fail(Errno.BADF);
+    const missing = rights & ~entry.rightsBase;
+    if (missing !== 0n) fail((missing & (entry.rightsDropped ?? 0n)) !== 0n ? Errno.NOTCAPABLE : Errno.BADF);
     return entry;
   }
 

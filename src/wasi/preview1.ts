@@ -73,14 +73,15 @@ export function createPreview1(state: WasiState, memory: () => GuestMemory): Pre
   const path = (ptr: number, len: number): string => {
     if (len >>> 0 > limits.maxPathBytes) fail(Errno.NAMETOOLONG);
     const text = memory().string(ptr, len);
-    if (text.includes('\0')) fail(Errno.ILSEQ);
+    // A NUL cannot be part of a host path; wasmtime and wasi-testsuite's interesting_paths say EINVAL.
+    if (text.includes('\0')) fail(Errno.INVAL);
     return text;
   };
 
   /**
    * A directory entry holding `rights`: ENOTDIR for a non-directory; EPERM for a right the
-   * directory lacks (wasi-testsuite's truncation_rights expects EPERM, as POSIX does for an
-   * operation the caller may not perform).
+   * directory lacks, dropped or never granted (wasi-testsuite's truncation_rights expects EPERM,
+   * as POSIX does for an operation the caller may not perform).
    */
   const directory = (fd: number, rights: bigint): FdEntry => {
     const entry = fds.get(fd);
@@ -208,6 +209,7 @@ export function createPreview1(state: WasiState, memory: () => GuestMemory): Pre
         if ((base & ~entry.rightsBase) !== 0n || (inheriting & ~entry.rightsInheriting) !== 0n) {
           fail(Errno.NOTCAPABLE);
         }
+        entry.rightsDropped = (entry.rightsDropped ?? 0n) | (entry.rightsBase & ~base);
         entry.rightsBase = base;
         entry.rightsInheriting = inheriting;
       }),
@@ -346,7 +348,8 @@ export function createPreview1(state: WasiState, memory: () => GuestMemory): Pre
       pathLen: number,
       oflags: number,
       rightsBase: bigint,
-      rightsInheriting: bigint,
+      // Ignored: an opened descriptor inherits what its directory may hand down (see below).
+      _rightsInheriting: bigint,
       fdflags: number,
       result: number,
     ) =>
@@ -356,19 +359,31 @@ export function createPreview1(state: WasiState, memory: () => GuestMemory): Pre
         if (oflags & Oflags.CREAT) needed |= Rights.PATH_CREATE_FILE;
         if (oflags & Oflags.TRUNC) needed |= Rights.PATH_FILESTAT_SET_SIZE;
         const parent = directory(fd, needed);
+        // Rights decide the access a descriptor is opened with (read, write), as in wasmtime;
+        // the other rights its type supports come from the directory, so a guest that asks for
+        // FD_READ alone can still seek and stat. Asking for an access the directory may not hand
+        // down fails before anything is created.
+        const wantsRead = (rightsBase & RIGHTS_THAT_READ) !== 0n;
+        const wantsWrite = (rightsBase & RIGHTS_THAT_WRITE) !== 0n || (oflags & Oflags.TRUNC) !== 0;
+        const refused = rightsBase & (RIGHTS_THAT_READ | RIGHTS_THAT_WRITE) & ~parent.rightsInheriting;
+        if (refused !== 0n) {
+          fail(
+            parent.descriptor.readOnly && (refused & RIGHTS_THAT_WRITE) !== 0n
+              ? Errno.ROFS
+              : Errno.NOTCAPABLE,
+          );
+        }
         const opened = parent.descriptor.openAt(path(pathPtr, pathLen), {
           oflags,
           fdflags,
           followSymlinks: (dirflags & Lookupflags.SYMLINK_FOLLOW) !== 0,
-          read: (rightsBase & RIGHTS_THAT_READ) !== 0n,
-          write: (rightsBase & RIGHTS_THAT_WRITE) !== 0n || (oflags & Oflags.TRUNC) !== 0,
+          read: wantsRead,
+          write: wantsWrite,
         });
-        // Rights never grow: what the guest asked for, within what the directory may hand down,
-        // within what this kind of descriptor supports, and nothing that writes beneath a
-        // read-only mount.
+        const notRequested = (wantsRead ? 0n : RIGHTS_THAT_READ) | (wantsWrite ? 0n : RIGHTS_THAT_WRITE);
         const readOnly = opened.readOnly ? ~RIGHTS_WRITE : ~0n;
-        const base = rightsBase & parent.rightsInheriting & rightsForType(opened.filetype) & readOnly;
-        const inheriting = rightsInheriting & parent.rightsInheriting & readOnly;
+        const base = parent.rightsInheriting & rightsForType(opened.filetype) & ~notRequested & readOnly;
+        const inheriting = parent.rightsInheriting & readOnly;
         let newFd: number;
         try {
           newFd = fds.insert({ descriptor: opened, rightsBase: base, rightsInheriting: inheriting });
