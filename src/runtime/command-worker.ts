@@ -1,19 +1,29 @@
 /**
  * The worker thread behind `runCommand`: builds the guest's WASI context from the job's config,
- * with the process's own stdio, instantiates the compiled module, runs `_start`, and posts back
- * exactly one `CommandOutcome`. Guest output goes straight to fds 1 and 2 with synchronous writes,
- * not through the worker's `process.stdout` (which is relayed asynchronously by the main thread).
+ * instantiates the compiled module, runs `_start`, and posts back exactly one outcome. Guest
+ * output goes straight to fds 1 and 2 with synchronous writes, not through the worker's
+ * `process.stdout` (which the main thread relays asynchronously); stdin comes from the main
+ * thread through shared memory (see command-stdin.ts).
  */
 import { writeSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { IsolaError } from '../errors.js';
-import { fdSink, fdSource, type Wasi } from '../wasi/index.js';
-import { type CommandJob, type CommandOutcome, commandWasiBuilder } from './run-command.js';
+import { fdSink, type Wasi } from '../wasi/index.js';
+import { relayedStdin } from './command-stdin.js';
+import {
+  type CommandJob,
+  type CommandOutcome,
+  type CommandWorkerMessage,
+  commandWasiBuilder,
+} from './run-command.js';
 
-async function execute(job: CommandJob): Promise<CommandOutcome> {
+async function execute(job: CommandJob, port: MessagePort): Promise<CommandOutcome> {
   let wasi: Wasi | undefined;
   try {
-    const builder = commandWasiBuilder(job.config).stdin(fdSource(0)).stdout(fdSink(1)).stderr(fdSink(2));
+    const builder = commandWasiBuilder(job.config)
+      .stdin(relayedStdin(job.stdin, port))
+      .stdout(fdSink(1))
+      .stderr(fdSink(2));
     if (job.config.trace) builder.trace((line) => writeSync(2, `${line}\n`));
     wasi = builder.build();
     const instance = await WebAssembly.instantiate(job.module, wasi.imports);
@@ -58,4 +68,7 @@ function trapReason(message: string): string {
   return message === 'unreachable' ? 'wasm `unreachable` instruction executed' : message;
 }
 
-parentPort?.postMessage(await execute(workerData as CommandJob));
+if (parentPort) {
+  const outcome = await execute(workerData as CommandJob, parentPort);
+  parentPort.postMessage({ op: 'outcome', outcome } satisfies CommandWorkerMessage);
+}

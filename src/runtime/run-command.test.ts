@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { wat } from '../../test/support/wat.js';
 import { isIsolaError } from '../errors.js';
@@ -43,6 +44,26 @@ const WRITE_FILE = `(module
     (i32.store (i32.const 300) (i32.const 512))
     (i32.store (i32.const 304) (i32.const 2))
     (call $exit (call $fd_write (i32.load (i32.const 256)) (i32.const 300) (i32.const 1) (i32.const 308)))))`;
+
+/**
+ * Reads stdin 3 bytes at a time until end of input; exits with 1000 * (first byte) + bytes read,
+ * so the outcome shows both that data arrived and that it arrived whole across several reads.
+ */
+const COUNT_STDIN = `(module
+  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $total i32) (local $n i32)
+    (i32.store (i32.const 0) (i32.const 100))
+    (i32.store (i32.const 4) (i32.const 3))
+    (loop $more
+      (if (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)) (then (call $exit (i32.const 1))))
+      (local.set $n (i32.load (i32.const 8)))
+      (if (i32.eqz (local.get $total)) (then (i32.store8 (i32.const 200) (i32.load8_u (i32.const 100)))))
+      (local.set $total (i32.add (local.get $total) (local.get $n)))
+      (i32.store (i32.const 0) (i32.add (i32.const 100) (i32.rem_u (local.get $total) (i32.const 64))))
+      (br_if $more (local.get $n)))
+    (call $exit (i32.add (i32.mul (i32.load8_u (i32.const 200)) (i32.const 1000)) (local.get $total)))))`;
 
 describe('runCommand', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'isola-run-command-'));
@@ -87,6 +108,31 @@ describe('runCommand', () => {
     const elapsed = performance.now() - started;
     assert.deepEqual(outcome, { kind: 'timeout', afterMs: 200 });
     assert.ok(elapsed >= 200 && elapsed < 2000, `stopped after ${elapsed} ms`);
+  });
+
+  test('stdin is relayed from the given stream until its end', async () => {
+    const stdin = Readable.from([Buffer.from('hello '), Buffer.from('world')]);
+    const outcome = await runCommand({ module: await compile(COUNT_STDIN), config: NO_GRANTS, stdin });
+    assert.deepEqual(outcome, { kind: 'exit', code: 'h'.charCodeAt(0) * 1000 + 11 });
+  });
+
+  test('a guest blocked reading an idle stdin is stopped at its deadline', async () => {
+    const stdin = new PassThrough();
+    const outcome = await runCommand({
+      module: await compile(COUNT_STDIN),
+      config: NO_GRANTS,
+      stdin,
+      timeoutMs: 200,
+    });
+    assert.deepEqual(outcome, { kind: 'timeout', afterMs: 200 });
+    assert.equal(stdin.listenerCount('readable'), 0);
+  });
+
+  test('a guest that never reads stdin leaves the stream untouched', async () => {
+    const stdin = new PassThrough();
+    await runCommand({ module: await compile(EXIT_7), config: NO_GRANTS, stdin });
+    assert.equal(stdin.listenerCount('readable'), 0);
+    assert.equal(stdin.readableFlowing, null);
   });
 
   test('a granted directory is writable through its preopen', async () => {

@@ -7,10 +7,13 @@
  *
  * This is the single-shot path `isola run` uses; the pooled engine keeps warm workers instead.
  */
+import type { Readable } from 'node:stream';
+import { isatty } from 'node:tty';
 import { Worker } from 'node:worker_threads';
 import { IsolaError, type SerializedError } from '../errors.js';
 import type { WasiLimits } from '../limits.js';
 import { WasiBuilder } from '../wasi/index.js';
+import { createStdinChannel, type StdinChannel, StdinRelay, type StdinRequest } from './command-stdin.js';
 
 /** A host directory granted to the guest. */
 export interface DirGrant {
@@ -47,13 +50,24 @@ export interface RunCommandOptions {
   config: CommandConfig;
   /** Wall-clock deadline in milliseconds, counted from when the worker is up. None by default. */
   timeoutMs?: number;
+  /**
+   * The guest's stdin, read only if the guest reads it, and paused and unref'd once the run
+   * ends. Default: this process's stdin. Stdout and stderr are always fds 1 and 2.
+   */
+  stdin?: Readable;
+  /** Whether stdin is a terminal, as the guest's fd_fdstat_get reports it. Default: isatty(0). */
+  stdinIsTerminal?: boolean;
 }
 
 /** What the worker receives as `workerData`. */
 export interface CommandJob {
   module: WebAssembly.Module;
   config: CommandConfig;
+  stdin: StdinChannel;
 }
+
+/** What the worker posts: requests for stdin while it runs, then exactly one outcome. */
+export type CommandWorkerMessage = StdinRequest | { op: 'outcome'; outcome: CommandOutcome };
 
 /**
  * The builder for a config, with stdio left to the caller. Building it validates the config
@@ -83,8 +97,9 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
     );
   }
   commandWasiBuilder(config);
-  const job: CommandJob = { module, config };
-  const worker = spawnCommandWorker(job);
+  const channel = createStdinChannel(options.stdinIsTerminal ?? (options.stdin === undefined && isatty(0)));
+  const relay = new StdinRelay(channel, options.stdin ?? process.stdin);
+  const worker = spawnCommandWorker({ module, config, stdin: channel });
   return new Promise<CommandOutcome>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
@@ -92,6 +107,7 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      relay.close();
       resolve(outcome);
     };
     worker.once('online', () => {
@@ -101,7 +117,10 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
         stopWorker(worker);
       }, timeoutMs);
     });
-    worker.once('message', (outcome: CommandOutcome) => settle(outcome));
+    worker.on('message', (message: CommandWorkerMessage) => {
+      if (message.op === 'stdin-read') void relay.serve(message);
+      else settle(message.outcome);
+    });
     worker.once('error', (error) => {
       settle({
         kind: 'error',
@@ -129,8 +148,8 @@ export async function runCommand(options: RunCommandOptions): Promise<CommandOut
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
- * Terminates the worker without letting it hold the process open: a guest blocked in a host
- * read (stdin) sits in a system call that terminate() cannot interrupt.
+ * Terminates the worker, unref'd so that it cannot hold the process open even if it were stuck
+ * in a system call (a write to a full pipe) that termination cannot interrupt.
  */
 function stopWorker(worker: Worker): void {
   worker.unref();
