@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Errno } from './defs.js';
-import { WasiErrno } from './errno.js';
+import { errnoOf } from './fs/descriptor-contract.js';
 import { GuestMemory } from './memory-view.js';
-
-function errnoOf(fn: () => unknown): number {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof WasiErrno) return error.errno;
-    throw error;
-  }
-  return Errno.SUCCESS;
-}
 
 describe('GuestMemory', () => {
   it('reads and writes little-endian values', () => {

@@ -134,41 +134,46 @@ export function callbackSink(onChunk: (chunk: Uint8Array) => void): OutputSink {
   return { write: (data) => onChunk(data.slice()), isTerminal: false };
 }
 
-const STDIO_EPOCH = 0n;
-
-function stdioStat(isTerminal: boolean): Filestat {
-  return {
-    dev: 0n,
-    ino: 0n,
-    filetype: isTerminal ? Filetype.CHARACTER_DEVICE : Filetype.UNKNOWN,
-    nlink: 1n,
-    size: 0n,
-    atim: STDIO_EPOCH,
-    mtim: STDIO_EPOCH,
-    ctim: STDIO_EPOCH,
-  };
-}
-
-/** fd 0. */
-export class StdinDescriptor extends Descriptor {
+/** What fd 0, 1 and 2 share: a type (terminal or not) and changeable APPEND/NONBLOCK flags. */
+abstract class StdioDescriptor extends Descriptor {
   readonly filetype: Filetype;
-  readonly #source: InputSource;
-  #flags = 0;
+  protected flags = 0;
 
-  constructor(source: InputSource) {
+  constructor(isTerminal: boolean) {
     super();
-    this.#source = source;
-    this.filetype = source.isTerminal ? Filetype.CHARACTER_DEVICE : Filetype.UNKNOWN;
+    this.filetype = isTerminal ? Filetype.CHARACTER_DEVICE : Filetype.UNKNOWN;
   }
   override fdflags(): number {
-    return this.#flags;
+    return this.flags;
   }
   override setFdflags(flags: number): void {
     if (flags & ~(Fdflags.APPEND | Fdflags.NONBLOCK)) fail(Errno.NOTSUP);
-    this.#flags = flags;
+    this.flags = flags;
+  }
+  override stat(): Filestat {
+    return {
+      dev: 0n,
+      ino: 0n,
+      filetype: this.filetype,
+      nlink: 1n,
+      size: 0n,
+      atim: 0n,
+      mtim: 0n,
+      ctim: 0n,
+    };
+  }
+}
+
+/** fd 0. */
+export class StdinDescriptor extends StdioDescriptor {
+  readonly #source: InputSource;
+
+  constructor(source: InputSource) {
+    super(source.isTerminal);
+    this.#source = source;
   }
   override read(buffer: Uint8Array): number {
-    if (this.#flags & Fdflags.NONBLOCK && this.#source.available() === null) fail(Errno.AGAIN);
+    if (this.flags & Fdflags.NONBLOCK && this.#source.available() === null) fail(Errno.AGAIN);
     return hostCall(() => this.#source.read(buffer));
   }
   override readable(): bigint | null {
@@ -177,28 +182,15 @@ export class StdinDescriptor extends Descriptor {
   override writable(): boolean {
     return false;
   }
-  override stat(): Filestat {
-    return stdioStat(this.#source.isTerminal);
-  }
 }
 
 /** fd 1 and fd 2. */
-export class OutputDescriptor extends Descriptor {
-  readonly filetype: Filetype;
+export class OutputDescriptor extends StdioDescriptor {
   readonly #sink: OutputSink;
-  #flags = 0;
 
   constructor(sink: OutputSink) {
-    super();
+    super(sink.isTerminal);
     this.#sink = sink;
-    this.filetype = sink.isTerminal ? Filetype.CHARACTER_DEVICE : Filetype.UNKNOWN;
-  }
-  override fdflags(): number {
-    return this.#flags;
-  }
-  override setFdflags(flags: number): void {
-    if (flags & ~(Fdflags.APPEND | Fdflags.NONBLOCK)) fail(Errno.NOTSUP);
-    this.#flags = flags;
   }
   override write(data: Uint8Array): number {
     this.#sink.write(data);
@@ -206,8 +198,5 @@ export class OutputDescriptor extends Descriptor {
   }
   override readable(): bigint | null {
     return null;
-  }
-  override stat(): Filestat {
-    return stdioStat(this.#sink.isTerminal);
   }
 }
