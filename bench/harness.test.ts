@@ -146,7 +146,7 @@ describe('renderTable', () => {
           results: [
             { contender: 'old', baseline: true, summary: summarize([2_000_000, 2_000_000]) },
             { contender: 'new', baseline: false, summary: summarize([1_000_000, 1_000_000]) },
-            { contender: 'broken', baseline: false, error: 'exit 1 | see\nstderr' },
+            { contender: 'broken', baseline: false, error: 'exit 1 | see\tstderr\n    at a stack frame' },
           ],
         },
       ],

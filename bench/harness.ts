@@ -53,6 +53,8 @@ export interface BenchCase {
   readonly opsPerIteration?: number;
   readonly full: IterationPlan;
   readonly quick: IterationPlan;
+  /** Node/V8 flags for every contender's process (the same for all, so the ratio stays fair). */
+  readonly execArgv?: readonly string[];
   /** Builds the case's input data once, in the parent, before any contender starts. */
   setup?(dataDir: string): void | Promise<void>;
   readonly baseline: Contender;
@@ -185,6 +187,7 @@ export interface CaseResult {
   readonly name: string;
   readonly iteration: string;
   readonly opsPerIteration?: number;
+  readonly execArgv?: readonly string[];
   readonly results: readonly ContenderResult[];
 }
 
@@ -216,10 +219,13 @@ export function renderTable(suite: SuiteResult): string {
   for (const benchCase of suite.cases) {
     const baseline = benchCase.results.find((result) => result.baseline);
     benchCase.results.forEach((result, index) => {
-      const caseCell = index === 0 ? `${benchCase.name} (${benchCase.iteration})` : '';
+      const flags = benchCase.execArgv?.length ? `; node ${benchCase.execArgv.join(' ')}` : '';
+      const caseCell = index === 0 ? `${benchCase.name} (${benchCase.iteration}${flags})` : '';
       const name = result.baseline ? `${result.contender} (baseline)` : result.contender;
       if (!result.summary || !baseline) {
-        lines.push(`| ${caseCell} | ${name} | – | failed: ${cell(result.error ?? 'no result')} | | | | |`);
+        lines.push(
+          `| ${caseCell} | ${name} | – | failed: ${cell((result.error ?? 'no result').split('\n')[0]!)} | | | | |`,
+        );
         return;
       }
       const { n, median, p99 } = result.summary;
@@ -233,7 +239,8 @@ export function renderTable(suite: SuiteResult): string {
   lines.push(
     '',
     'Times are per iteration. Ratios are baseline time ÷ contender time from the same run ' +
-      '("× faster" means the contender takes less time).',
+      '("× faster" means the contender takes less time). With fewer than 100 samples the p99 is ' +
+      'close to the slowest sample.',
   );
   return lines.join('\n');
 }

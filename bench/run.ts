@@ -44,6 +44,7 @@ interface ChildJob {
   dataDir: string;
   quick: boolean;
   plan: IterationPlan;
+  execArgv: readonly string[];
 }
 
 type ChildReply = { samples: number[] } | { error: string };
@@ -96,7 +97,12 @@ function spawnChild(job: ChildJob): Promise<ChildReply> {
     const child = fork(import.meta.filename, ['--child', JSON.stringify(job)], {
       // The tsx loader the parent runs under, plus gc() for the harness; node:wasi's experimental
       // warning is noise. The child's stdout goes to our stderr so that it cannot corrupt tables.
-      execArgv: [...process.execArgv, '--expose-gc', '--disable-warning=ExperimentalWarning'],
+      execArgv: [
+        ...process.execArgv,
+        '--expose-gc',
+        '--disable-warning=ExperimentalWarning',
+        ...job.execArgv,
+      ],
       stdio: ['ignore', 2, 'inherit', 'ipc'],
     });
     let reply: ChildReply | undefined;
@@ -153,6 +159,7 @@ async function runCase(
           dataDir,
           quick,
           plan,
+          execArgv: benchCase.execArgv ?? [],
         });
         if ('error' in reply) {
           errors[index] = reply.error;
@@ -174,6 +181,7 @@ async function runCase(
     name: benchCase.name,
     iteration: benchCase.iteration,
     ...(benchCase.opsPerIteration ? { opsPerIteration: benchCase.opsPerIteration } : {}),
+    ...(benchCase.execArgv?.length ? { execArgv: benchCase.execArgv } : {}),
     results,
   };
 }
