@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
+import { COUNT_STDIN, EXIT_7, INFINITE_LOOP, UNREACHABLE, WRITE_FILE } from '../../test/support/guests.js';
 import { wat } from '../../test/support/wat.js';
 import { isIsolaError } from '../errors.js';
 import { type CommandConfig, runCommand } from './run-command.js';
@@ -13,57 +14,6 @@ const NO_GRANTS: CommandConfig = { args: ['guest.wasm'], env: [], dirs: [], limi
 async function compile(source: string): Promise<WebAssembly.Module> {
   return WebAssembly.compile((await wat(source)) as Uint8Array<ArrayBuffer>);
 }
-
-const EXIT_7 = `(module
-  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-  (memory (export "memory") 1)
-  (func (export "_start") (call $exit (i32.const 7))))`;
-
-/** Creates `$path` (from argv[1]) under the first preopen, fd 3, and writes "hi" to it. */
-const WRITE_FILE = `(module
-  (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "path_open"
-    (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 512) "hi")
-  (func $strlen (param $p i32) (result i32) (local $n i32)
-    (block $done (loop $next
-      (br_if $done (i32.eqz (i32.load8_u (i32.add (local.get $p) (local.get $n)))))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (br $next)))
-    (local.get $n))
-  (func (export "_start") (local $path i32) (local $errno i32)
-    (drop (call $args_get (i32.const 0) (i32.const 64)))
-    (local.set $path (i32.load (i32.const 4)))
-    ;; oflags CREAT|TRUNC, rights FD_WRITE
-    (local.set $errno (call $path_open (i32.const 3) (i32.const 0) (local.get $path) (call $strlen (local.get $path))
-      (i32.const 9) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 256)))
-    (if (local.get $errno) (then (call $exit (i32.add (i32.const 100) (local.get $errno)))))
-    (i32.store (i32.const 300) (i32.const 512))
-    (i32.store (i32.const 304) (i32.const 2))
-    (call $exit (call $fd_write (i32.load (i32.const 256)) (i32.const 300) (i32.const 1) (i32.const 308)))))`;
-
-/**
- * Reads stdin 3 bytes at a time until end of input; exits with 1000 * (first byte) + bytes read,
- * so the outcome shows both that data arrived and that it arrived whole across several reads.
- */
-const COUNT_STDIN = `(module
-  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-  (memory (export "memory") 1)
-  (func (export "_start") (local $total i32) (local $n i32)
-    (i32.store (i32.const 0) (i32.const 100))
-    (i32.store (i32.const 4) (i32.const 3))
-    (loop $more
-      (if (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 8)) (then (call $exit (i32.const 1))))
-      (local.set $n (i32.load (i32.const 8)))
-      (if (i32.eqz (local.get $total)) (then (i32.store8 (i32.const 200) (i32.load8_u (i32.const 100)))))
-      (local.set $total (i32.add (local.get $total) (local.get $n)))
-      (i32.store (i32.const 0) (i32.add (i32.const 100) (i32.rem_u (local.get $total) (i32.const 64))))
-      (br_if $more (local.get $n)))
-    (call $exit (i32.add (i32.mul (i32.load8_u (i32.const 200)) (i32.const 1000)) (local.get $total)))))`;
 
 describe('runCommand', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'isola-run-command-'));
@@ -80,9 +30,7 @@ describe('runCommand', () => {
   });
 
   test('a trap is an outcome with the trap reason', async () => {
-    const module = await compile(
-      '(module (memory (export "memory") 1) (func (export "_start") unreachable))',
-    );
+    const module = await compile(UNREACHABLE);
     assert.deepEqual(await runCommand({ module, config: NO_GRANTS }), {
       kind: 'trap',
       message: 'wasm `unreachable` instruction executed',
@@ -100,9 +48,7 @@ describe('runCommand', () => {
   });
 
   test('an infinite loop is stopped at its deadline', async () => {
-    const module = await compile(
-      '(module (memory (export "memory") 1) (func (export "_start") (loop $forever (br $forever))))',
-    );
+    const module = await compile(INFINITE_LOOP);
     const started = performance.now();
     const outcome = await runCommand({ module, config: NO_GRANTS, timeoutMs: 200 });
     const elapsed = performance.now() - started;

@@ -152,7 +152,7 @@ function capLimits(
     const needBytes = limits.min * WASM_PAGE_BYTES;
     throw new IsolaError(
       'E_MEMORY_LIMIT',
-      `${which} starts at ${needBytes} bytes (${limits.min} pages), more than the memory limit of ${capBytes} bytes: ` +
+      `${which} starts at ${needBytes} bytes (${limits.min} page${limits.min === 1 ? '' : 's'}), more than the memory limit of ${capBytes} bytes: ` +
         `raise the limit to at least ${needBytes} bytes`,
       { memory: index, initialBytes: needBytes, initialPages: limits.min, limitBytes: capBytes },
     );
