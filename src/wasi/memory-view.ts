@@ -22,8 +22,13 @@ export class GuestMemory {
     this.#bytes = new Uint8Array(this.#buffer);
   }
 
-  /** Re-reads the buffer if the guest grew its memory since the last call. */
+  /**
+   * Re-reads the buffer if the guest grew its memory since the last call. Growing detaches the
+   * old buffer (its byteLength becomes 0), which is cheaper to test than the `memory.buffer`
+   * getter; a zero-page memory simply takes the getter every time.
+   */
   #fresh(): void {
+    if (this.#buffer.byteLength !== 0) return;
     const buffer = this.#memory.buffer;
     if (buffer !== this.#buffer) {
       this.#buffer = buffer;

@@ -131,7 +131,13 @@ export function createPreview1(state: WasiState, memory: () => GuestMemory): Pre
   };
 
   const gather = (iovs: number, iovsLen: number): Uint8Array => {
-    const views = memory().iovecs(iovs, iovsLen, limits.maxBytesPerCall);
+    const m = memory();
+    if (iovsLen === 1) {
+      // The common case (a single buffer): no list to build.
+      const length = Math.min(m.getU32(iovs + 4), limits.maxBytesPerCall);
+      return m.bytes(m.getU32(iovs), length);
+    }
+    const views = m.iovecs(iovs, iovsLen, limits.maxBytesPerCall);
     if (views.length === 1) return views[0]!;
     let size = 0;
     for (const view of views) size += view.length;
