@@ -3,7 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # Not `npm ci`: npm 11 here leaves other platforms' optional packages (biome's binaries) out of
+  # the lockfile it writes and then refuses that lockfile in `npm ci`. `npm install` still
+  # installs the locked versions.
+  npm install --no-audit --no-fund
 else
   npm run --silent build
 fi
