@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  BIG_STDOUT,
   CAT,
   EXIT_7,
   GROW_1MIB,
@@ -36,6 +37,8 @@ interface Result {
 
 interface IsolaOptions {
   input?: string;
+  /** Start reading the child's stdout only after this many milliseconds, so its pipe fills. */
+  readStdoutAfterMs?: number;
   env?: NodeJS.ProcessEnv;
   /** Leave stdin open (and idle) instead of closing it. */
   holdStdin?: boolean;
@@ -53,9 +56,13 @@ function isola(args: readonly string[], options: IsolaOptions = {}): Promise<Res
   );
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
+  child.stdout.setEncoding('utf8');
+  const readStdout = () =>
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+  if (options.readStdoutAfterMs === undefined) readStdout();
+  else setTimeout(readStdout, options.readStdoutAfterMs);
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
@@ -83,6 +90,7 @@ let scratch = '';
 /** Guests by file name, assembled once. */
 const GUESTS: Record<string, string> = {
   'hello.wasm': HELLO_STDOUT,
+  'big-stdout.wasm': BIG_STDOUT,
   'exit-7.wasm': EXIT_7,
   'print-args.wasm': PRINT_ARGS,
   'print-env.wasm': PRINT_ENV,
@@ -122,6 +130,13 @@ describe('isola run', { concurrency: 3 }, () => {
     assert.equal(result.stdout, 'hello, world\n');
     assert.equal(result.stderr, '');
     assert.equal(result.code, 0);
+  });
+
+  test('large output to a slow reader arrives whole', async () => {
+    const result = await isola(['run', 'big-stdout.wasm'], { readStdoutAfterMs: 500 });
+    assert.equal(result.stderr, '');
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout.length, 4 * 1024 * 1024);
   });
 
   test("exits with the guest's exit code", async () => {

@@ -3,13 +3,13 @@
  * instantiates the compiled module, runs `_start`, and posts back exactly one outcome. Guest
  * output goes straight to fds 1 and 2 with synchronous writes, not through the worker's
  * `process.stdout` (which the main thread relays asynchronously); stdin comes from the main
- * thread through shared memory (see command-stdin.ts).
+ * thread through shared memory (see command-stdio.ts).
  */
 import { writeSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { IsolaError } from '../errors.js';
-import { fdSink, type Wasi } from '../wasi/index.js';
-import { relayedStdin } from './command-stdin.js';
+import type { Wasi } from '../wasi/index.js';
+import { relayedStdin, waitingFdSink } from './command-stdio.js';
 import {
   type CommandJob,
   type CommandOutcome,
@@ -22,8 +22,8 @@ async function execute(job: CommandJob, port: MessagePort): Promise<CommandOutco
   try {
     const builder = commandWasiBuilder(job.config)
       .stdin(relayedStdin(job.stdin, port))
-      .stdout(fdSink(1))
-      .stderr(fdSink(2));
+      .stdout(waitingFdSink(1))
+      .stderr(waitingFdSink(2));
     if (job.config.trace) builder.trace((line) => writeSync(2, `${line}\n`));
     wasi = builder.build();
     const instance = await WebAssembly.instantiate(job.module, wasi.imports);

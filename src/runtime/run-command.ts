@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { IsolaError, type SerializedError } from '../errors.js';
 import type { WasiLimits } from '../limits.js';
 import { WasiBuilder } from '../wasi/index.js';
-import { createStdinChannel, type StdinChannel, StdinRelay, type StdinRequest } from './command-stdin.js';
+import { createStdinChannel, type StdinChannel, StdinRelay, type StdinRequest } from './command-stdio.js';
 
 /** A host directory granted to the guest. */
 export interface DirGrant {
@@ -156,6 +156,13 @@ function stopWorker(worker: Worker): void {
   void worker.terminate();
 }
 
+/**
+ * The worker's own `process.stdout`/`stderr` are not piped into this thread's: the guest writes
+ * fds 1 and 2 directly, and piping would make this thread open `process.stdout`, which turns a
+ * stdout pipe non-blocking under the guest's synchronous writes.
+ */
+const WORKER_STDIO = Object.freeze({ stdout: true, stderr: true });
+
 function spawnCommandWorker(job: CommandJob): Worker {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
@@ -165,7 +172,7 @@ function spawnCommandWorker(job: CommandJob): Worker {
     const entry = new URL('./command-worker.ts', here).href;
     const tsx = import.meta.resolve('tsx/esm/api');
     const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(bootstrap, { eval: true, workerData: job });
+    return new Worker(bootstrap, { eval: true, workerData: job, ...WORKER_STDIO });
   }
-  return new Worker(new URL('./command-worker.js', here), { workerData: job });
+  return new Worker(new URL('./command-worker.js', here), { workerData: job, ...WORKER_STDIO });
 }

@@ -150,3 +150,22 @@ export const GROW_1MIB = `(module
   (memory (export "memory") 1)
   (func (export "_start")
     (call $exit (i32.eq (memory.grow (i32.const 16)) (i32.const -1)))))`;
+
+/** Writes 4 MiB of "x" to stdout in 64 KiB writes; exits with the first failing write's errno. */
+export const BIG_STDOUT = `(module
+  ${FD_WRITE}
+  ${PROC_EXIT}
+  (memory (export "memory") 2)
+  (func (export "_start") (local $i i32) (local $errno i32)
+    (loop $fill
+      (i64.store (i32.add (i32.const 1024) (local.get $i)) (i64.const 0x7878787878787878))
+      (local.set $i (i32.add (local.get $i) (i32.const 8)))
+      (br_if $fill (i32.lt_u (local.get $i) (i32.const 65536))))
+    (i32.store (i32.const 0) (i32.const 1024))
+    (i32.store (i32.const 4) (i32.const 65536))
+    (local.set $i (i32.const 0))
+    (loop $write
+      (local.set $errno (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (if (local.get $errno) (then (call $exit (local.get $errno))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $write (i32.lt_u (local.get $i) (i32.const 64))))))`;
