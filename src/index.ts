@@ -1,10 +1,19 @@
 /**
- * isola's library entry point: the WASI preview1 host, and the errors and limits it uses.
+ * isola's library entry point: the WASI preview1 host, module inspection, running a command
+ * under a deadline, and the errors and limits they use.
  */
-export { IsolaError, isIsolaError } from './errors.js';
+
 export type { ErrorCode, SerializedError } from './errors.js';
-export { resolveWasiLimits, WASI_LIMIT_DEFAULTS, WASI_LIMIT_RANGES } from './limits.js';
+export { IsolaError, isIsolaError } from './errors.js';
 export type { WasiLimits } from './limits.js';
+export { resolveWasiLimits, WASI_LIMIT_DEFAULTS, WASI_LIMIT_RANGES } from './limits.js';
+export {
+  type CommandConfig,
+  type CommandOutcome,
+  type DirGrant,
+  type RunCommandOptions,
+  runCommand,
+} from './runtime/run-command.js';
 export {
   bytesSource,
   CaptureSink,
@@ -12,12 +21,12 @@ export {
   Descriptor,
   type DirEntry,
   type DirOptions,
-  emptySource,
   Errno,
-  fdSink,
-  fdSource,
+  emptySource,
   type Filestat,
   Filetype,
+  fdSink,
+  fdSource,
   type InputSource,
   type MemoryDirOptions,
   nullSink,
@@ -32,3 +41,13 @@ export {
   WasiBuilder,
   WasiErrno,
 } from './wasi/index.js';
+export {
+  checkImports,
+  compileModule,
+  describeModule,
+  limitMemory,
+  type ModuleInfo,
+  type ModuleKind,
+  readHeader,
+  requireCommand,
+} from './wasm/index.js';

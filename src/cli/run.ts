@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { IsolaError, isIsolaError, type SerializedError } from '../errors.js';
+import { WASI_LIMIT_RANGES } from '../limits.js';
 import {
   type CommandConfig,
   type CommandOutcome,
@@ -153,7 +154,11 @@ export function planRun(
     args: [options.argv0 ?? basename(modulePath), ...guestArgs],
     env: (options.env ?? []).map((spec) => parseEnv(spec, hostEnv)),
     dirs,
-    limits: {},
+    // The process's own stdout and stderr: as with wasmtime, the guest may write all it wants.
+    limits: {
+      maxStdoutBytes: WASI_LIMIT_RANGES.maxStdoutBytes[1],
+      maxStderrBytes: WASI_LIMIT_RANGES.maxStderrBytes[1],
+    },
     trace: options.trace === true,
   };
   return {

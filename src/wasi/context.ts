@@ -167,8 +167,8 @@ export class WasiBuilder {
     const fds = new FdTable(limits.maxOpenDescriptors);
     for (const descriptor of [
       new StdinDescriptor(this.#stdin),
-      new OutputDescriptor(this.#stdout),
-      new OutputDescriptor(this.#stderr),
+      new OutputDescriptor(this.#stdout, limits.maxStdoutBytes, 'stdout'),
+      new OutputDescriptor(this.#stderr, limits.maxStderrBytes, 'stderr'),
     ]) {
       const terminal = descriptor.filetype === Filetype.CHARACTER_DEVICE;
       const rightsBase = RIGHTS_TTY_BASE | (terminal ? 0n : Rights.FD_SEEK | Rights.FD_TELL);

@@ -86,6 +86,8 @@ const NODE_CODE_TO_ERRNO: Readonly<Record<string, Errno>> = {
  */
 export function toWasiErrno(error: unknown): WasiErrno {
   if (error instanceof WasiErrno) return error;
+  // isola's own errors (a broken limit) carry string codes too, but end the instance as they are.
+  if (error instanceof IsolaError) throw error;
   const code = (error as NodeJS.ErrnoException | null)?.code;
   if (typeof code === 'string') {
     const errno = NODE_CODE_TO_ERRNO[code];

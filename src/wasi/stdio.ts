@@ -72,10 +72,20 @@ export function fdSource(fd: number): InputSource {
 
 /** Writes pass through to a host file descriptor (e.g. 1 and 2 for the process's own). */
 export function fdSink(fd: number): OutputSink {
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
   return {
     write(data) {
       let offset = 0;
-      while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
+      while (offset < data.length) {
+        try {
+          offset += writeSync(fd, data, offset, data.length - offset);
+        } catch (error) {
+          // A non-blocking pipe that is full (Node makes stdio pipes non-blocking once it opens
+          // process.stdout): wait for the reader, so the guest sees a blocking write.
+          if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+          Atomics.wait(sleeper, 0, 0, 5);
+        }
+      }
     },
     isTerminal: isatty(fd),
   };
@@ -184,16 +194,31 @@ export class StdinDescriptor extends StdioDescriptor {
   }
 }
 
-/** fd 1 and fd 2. */
+/** fd 1 and fd 2, each with a cap on the bytes the instance may write (maxStdoutBytes/maxStderrBytes). */
 export class OutputDescriptor extends StdioDescriptor {
   readonly #sink: OutputSink;
+  readonly #limit: number;
+  readonly #name: string;
+  #written = 0;
 
-  constructor(sink: OutputSink) {
+  constructor(sink: OutputSink, limit: number, name: 'stdout' | 'stderr') {
     super(sink.isTerminal);
     this.#sink = sink;
+    this.#limit = limit;
+    this.#name = name;
   }
   override write(data: Uint8Array): number {
-    this.#sink.write(data);
+    if (this.#written + data.length > this.#limit) {
+      const limit = this.#name === 'stdout' ? 'maxStdoutBytes' : 'maxStderrBytes';
+      throw new IsolaError(
+        'E_GUEST_OUTPUT_LIMIT',
+        `guest wrote more than ${this.#limit} bytes to ${this.#name}: raise ${limit} or write less`,
+        { stream: this.#name, limit: this.#limit },
+      );
+    }
+    this.#written += data.length;
+    // A host failure (EPIPE when the reader went away, EIO) is the guest's errno to handle.
+    hostCall(() => this.#sink.write(data));
     return data.length;
   }
   override readable(): bigint | null {
