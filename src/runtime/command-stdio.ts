@@ -8,14 +8,12 @@
  * `Atomics.wait`, which termination does interrupt; the main thread reads its stream only on
  * demand, so a guest that never reads stdin never touches it.
  *
- * Stdout and stderr are written by the worker itself, straight to fds 1 and 2, waiting out a
- * full non-blocking pipe the same interruptible way.
+ * Stdout and stderr are written by the worker itself, straight to fds 1 and 2, with the WASI
+ * host's `fdSink`, which waits out a full non-blocking pipe in `Atomics.wait` as well.
  */
-import { writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { isatty } from 'node:tty';
 import type { MessagePort } from 'node:worker_threads';
-import { Errno, type InputSource, type OutputSink, WasiErrno } from '../wasi/index.js';
+import type { InputSource } from '../wasi/index.js';
 
 /** Bytes moved per request; the guest's read returns at most this much, as a short read. */
 export const STDIN_CHUNK_BYTES = 64 * 1024;
@@ -164,30 +162,4 @@ export class StdinRelay {
     this.#stream.pause();
     (this.#stream as Readable & { unref?: () => void }).unref?.();
   }
-}
-
-/**
- * Writes to a host fd, all of it. A non-blocking pipe that is full (EAGAIN: Node makes the
- * process's pipes non-blocking once it touches them) is waited out in short `Atomics.wait`s,
- * which worker termination interrupts; a reader that went away (EPIPE) is the guest's EPIPE,
- * as on a host, not a host failure.
- */
-export function waitingFdSink(fd: number): OutputSink {
-  const sleeper = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
-  return {
-    write(data) {
-      let offset = 0;
-      while (offset < data.length) {
-        try {
-          offset += writeSync(fd, data, offset, data.length - offset);
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'EPIPE') throw new WasiErrno(Errno.PIPE);
-          if (code !== 'EAGAIN') throw error;
-          Atomics.wait(sleeper, 0, 0, 2);
-        }
-      }
-    },
-    isTerminal: isatty(fd),
-  };
 }

@@ -8,8 +8,8 @@
 import { writeSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { IsolaError } from '../errors.js';
-import type { Wasi } from '../wasi/index.js';
-import { relayedStdin, waitingFdSink } from './command-stdio.js';
+import { fdSink, type Wasi } from '../wasi/index.js';
+import { relayedStdin } from './command-stdio.js';
 import {
   type CommandJob,
   type CommandOutcome,
@@ -22,8 +22,8 @@ async function execute(job: CommandJob, port: MessagePort): Promise<CommandOutco
   try {
     const builder = commandWasiBuilder(job.config)
       .stdin(relayedStdin(job.stdin, port))
-      .stdout(waitingFdSink(1))
-      .stderr(waitingFdSink(2));
+      .stdout(fdSink(1))
+      .stderr(fdSink(2));
     if (job.config.trace) builder.trace((line) => writeSync(2, `${line}\n`));
     wasi = builder.build();
     const instance = await WebAssembly.instantiate(job.module, wasi.imports);
