@@ -61,3 +61,9 @@ export function encodeSection(id: number, content: ArrayLike<number>): Uint8Arra
   out.set(content, 1 + size.length);
   return out;
 }
+
+/** A name: its UTF-8 bytes as a vec(byte) (binary/values.html#names). */
+export function encodeName(name: string): number[] {
+  const utf8 = new TextEncoder().encode(name);
+  return [...encodeUnsigned(utf8.length), ...utf8];
+}

@@ -125,8 +125,26 @@ function capLimits(
   index: number,
   importedFrom: string | undefined,
 ): Limits | undefined {
-  const which =
-    importedFrom === undefined ? `memory ${index}` : `memory ${index} (imported as ${importedFrom})`;
+  requirePlainMemory(limits, index, importedFrom);
+  if (limits.min > capPages) {
+    const needBytes = limits.min * WASM_PAGE_BYTES;
+    throw new IsolaError(
+      'E_MEMORY_LIMIT',
+      `${describeMemory(index, importedFrom)} starts at ${needBytes} bytes (${limits.min} page${limits.min === 1 ? '' : 's'}), more than the memory limit of ${capBytes} bytes: ` +
+        `raise the limit to at least ${needBytes} bytes`,
+      { memory: index, initialBytes: needBytes, initialPages: limits.min, limitBytes: capBytes },
+    );
+  }
+  if (limits.max !== undefined && limits.max <= capPages) return undefined;
+  return { flags: limits.flags | LimitsFlag.HAS_MAX, min: limits.min, max: capPages };
+}
+
+/**
+ * Throws E_MODULE_UNSUPPORTED unless the memory is a plain, unshared 32-bit one: 64-bit and
+ * shared memories are refused rather than half-handled.
+ */
+export function requirePlainMemory(limits: Limits, index: number, importedFrom: string | undefined): void {
+  const which = describeMemory(index, importedFrom);
   if (limits.flags & LimitsFlag.IS_64) {
     throw new IsolaError(
       'E_MODULE_UNSUPPORTED',
@@ -148,15 +166,8 @@ function capLimits(
       { memory: index, flags: limits.flags },
     );
   }
-  if (limits.min > capPages) {
-    const needBytes = limits.min * WASM_PAGE_BYTES;
-    throw new IsolaError(
-      'E_MEMORY_LIMIT',
-      `${which} starts at ${needBytes} bytes (${limits.min} page${limits.min === 1 ? '' : 's'}), more than the memory limit of ${capBytes} bytes: ` +
-        `raise the limit to at least ${needBytes} bytes`,
-      { memory: index, initialBytes: needBytes, initialPages: limits.min, limitBytes: capBytes },
-    );
-  }
-  if (limits.max !== undefined && limits.max <= capPages) return undefined;
-  return { flags: limits.flags | LimitsFlag.HAS_MAX, min: limits.min, max: capPages };
+}
+
+function describeMemory(index: number, importedFrom: string | undefined): string {
+  return importedFrom === undefined ? `memory ${index}` : `memory ${index} (imported as ${importedFrom})`;
 }
