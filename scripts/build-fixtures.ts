@@ -31,6 +31,16 @@ const CFLAGS = [
   `-I${cDir}`,
 ];
 
+/**
+ * Flags a fixture needs on top of CFLAGS, by fixture name, each with its reason.
+ *
+ * - preinit-table defines `_start` itself (calling __wasm_call_ctors) so that a wizer snapshot
+ *   runs its constructors exactly once; crt1-command.o would define `_start` a second time.
+ */
+const EXTRA_CFLAGS: Readonly<Record<string, readonly string[]>> = {
+  'preinit-table': ['-nostartfiles'],
+};
+
 interface Job {
   source: string;
   output: string;
@@ -68,7 +78,8 @@ function jobsFor(dir: string, extension: string, dependencies: string[], force: 
 
 async function compileC(job: Job): Promise<void> {
   try {
-    await run('clang', [...CFLAGS, job.source, '-o', job.output], { maxBuffer: 16 * 1024 * 1024 });
+    const extra = EXTRA_CFLAGS[basename(job.source, '.c')] ?? [];
+    await run('clang', [...CFLAGS, ...extra, job.source, '-o', job.output], { maxBuffer: 16 * 1024 * 1024 });
   } catch (error) {
     const { stderr, code } = error as { stderr?: string; code?: string | number };
     if (code === 'ENOENT') {
