@@ -25,6 +25,12 @@ export type ErrorCode =
   | 'E_GUEST_TIMEOUT'
   | 'E_GUEST_OUTPUT_LIMIT'
   | 'E_HOST_ERRNO_UNKNOWN'
+  | 'E_GUEST_INPUT_LIMIT'
+  | 'E_MODULE_NOT_LOADED'
+  | 'E_MODULE_CACHE_FULL'
+  | 'E_OVERLOADED'
+  | 'E_ENGINE_CLOSED'
+  | 'E_WORKER_CRASHED'
   | 'E_INTERNAL';
 
 export interface SerializedError {

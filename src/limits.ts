@@ -65,15 +65,93 @@ export function resolveWasiLimits(overrides: Partial<WasiLimits> = {}): WasiLimi
     if (range === undefined) {
       throw new IsolaError('E_LIMIT_OUT_OF_RANGE', `unknown limit "${name}"`, { limit: name });
     }
-    const [min, max] = range;
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new IsolaError(
-        'E_LIMIT_OUT_OF_RANGE',
-        `limit ${name} = ${value} is out of range: use a whole number from ${min} to ${max}`,
-        { limit: name, value, min, max },
-      );
-    }
-    limits[name] = value;
+    limits[name] = checkLimit(name, value, range);
   }
   return limits;
+}
+
+/**
+ * Limits on one invocation beyond what the WASI host enforces: the guest's linear memory, its
+ * wall-clock deadline and the stdin it may be fed. An app overrides them within the operator's
+ * maxima (`EngineOptions.maxLimits`).
+ */
+export interface RunLimits {
+  /** Linear memory maximum in bytes, enforced even when the module declares more or none. Default 128 MiB. */
+  maxMemoryBytes: number;
+  /** Wall-clock deadline of one invocation, from the moment it starts running. Default 30 s. */
+  timeoutMs: number;
+  /** Bytes of stdin the guest may be fed; more ends the invocation with E_GUEST_INPUT_LIMIT. Default 16 MiB. */
+  maxStdinBytes: number;
+}
+
+export type InvocationLimits = WasiLimits & RunLimits;
+
+export const RUN_LIMIT_DEFAULTS: Readonly<RunLimits> = Object.freeze({
+  maxMemoryBytes: 128 * 1024 * 1024,
+  timeoutMs: 30_000,
+  maxStdinBytes: 16 * 1024 * 1024,
+});
+
+export const RUN_LIMIT_RANGES: Readonly<Record<keyof RunLimits, readonly [number, number]>> = Object.freeze({
+  maxMemoryBytes: [WASM_PAGE_BYTES, WASM_MAX_PAGES * WASM_PAGE_BYTES],
+  // setTimeout's ceiling is 2^31 - 1 ms (about 24.8 days).
+  timeoutMs: [1, 2 ** 31 - 1],
+  maxStdinBytes: [0, 4 * 1024 * 1024 * 1024],
+});
+
+export const INVOCATION_LIMIT_DEFAULTS: Readonly<InvocationLimits> = Object.freeze({
+  ...WASI_LIMIT_DEFAULTS,
+  ...RUN_LIMIT_DEFAULTS,
+});
+
+export const INVOCATION_LIMIT_RANGES: Readonly<Record<keyof InvocationLimits, readonly [number, number]>> =
+  Object.freeze({ ...WASI_LIMIT_RANGES, ...RUN_LIMIT_RANGES });
+
+/**
+ * Checks an operator's maxima (each within its range) and fills the rest with the top of the range.
+ */
+export function resolveLimitMaxima(maxima: Partial<InvocationLimits> = {}): InvocationLimits {
+  const resolved = Object.fromEntries(
+    Object.entries(INVOCATION_LIMIT_RANGES).map(([name, [, max]]) => [name, max]),
+  ) as unknown as InvocationLimits;
+  for (const [name, value] of Object.entries(maxima) as [keyof InvocationLimits, number | undefined][]) {
+    if (value !== undefined) resolved[name] = checkLimit(name, value, INVOCATION_LIMIT_RANGES[name]);
+  }
+  return resolved;
+}
+
+/**
+ * Merges an app's overrides onto `base` (defaults, or the engine's own defaults), refusing a value
+ * outside its range or above the operator's maximum with the allowed range named.
+ */
+export function resolveInvocationLimits(
+  overrides: Partial<InvocationLimits>,
+  base: Readonly<InvocationLimits>,
+  maxima: Readonly<InvocationLimits>,
+): InvocationLimits {
+  const limits = { ...base };
+  for (const [name, value] of Object.entries(overrides) as [keyof InvocationLimits, number | undefined][]) {
+    if (value === undefined) continue;
+    const range = INVOCATION_LIMIT_RANGES[name];
+    if (range === undefined) {
+      throw new IsolaError(
+        'E_LIMIT_OUT_OF_RANGE',
+        `unknown limit "${name}": use one of ${Object.keys(INVOCATION_LIMIT_RANGES).join(', ')}`,
+        { limit: name },
+      );
+    }
+    limits[name] = checkLimit(name, value, [range[0], Math.min(range[1], maxima[name])]);
+  }
+  return limits;
+}
+
+function checkLimit(name: string, value: number, [min, max]: readonly [number, number]): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new IsolaError(
+      'E_LIMIT_OUT_OF_RANGE',
+      `limit ${name} = ${value} is out of range: use a whole number from ${min} to ${max}`,
+      { limit: name, value, min, max },
+    );
+  }
+  return value;
 }

@@ -276,6 +276,9 @@ export async function runModule(plan: RunPlan, output: RunOutput): Promise<numbe
     case 'timeout':
       output.error(`isola: timeout: guest ran past ${formatDuration(outcome.afterMs)}`);
       return RUN_EXIT_CODES.TIMEOUT;
+    case 'limit':
+      output.error(`isola: ${outcome.message}`);
+      return RUN_EXIT_CODES.FAILURE;
     case 'error':
       return report(output, IsolaError.fromJSON(outcome.error), plan.debug, RUN_EXIT_CODES.FAILURE);
   }

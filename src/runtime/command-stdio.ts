@@ -13,6 +13,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
+import { IsolaError } from '../errors.js';
 import type { InputSource } from '../wasi/index.js';
 
 /** Bytes moved per request; the guest's read returns at most this much, as a short read. */
@@ -21,6 +22,8 @@ export const STDIN_CHUNK_BYTES = 64 * 1024;
 /** Slots of the control block (Int32). */
 const STATE = 0;
 const LENGTH = 1;
+/** The byte cap, set by the relay so that the worker can name it. */
+const LIMIT = 2;
 /** STATE values. */
 const IDLE = 0;
 const REQUESTED = 1;
@@ -28,6 +31,7 @@ const FILLED = 2;
 /** LENGTH values besides a byte count. */
 const END_OF_INPUT = -1;
 const READ_FAILED = -2;
+const LIMIT_EXCEEDED = -3;
 
 /** The shared memory both sides use; plain data, so it travels in `workerData`. */
 export interface StdinChannel {
@@ -44,7 +48,7 @@ export interface StdinRequest {
 
 export function createStdinChannel(isTerminal: boolean): StdinChannel {
   return {
-    control: new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT),
+    control: new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT),
     data: new SharedArrayBuffer(STDIN_CHUNK_BYTES),
     isTerminal,
   };
@@ -65,6 +69,14 @@ export function relayedStdin(channel: StdinChannel, port: MessagePort): InputSou
       const length = Atomics.load(control, LENGTH);
       Atomics.store(control, STATE, IDLE);
       if (length === READ_FAILED) throw Object.assign(new Error('reading stdin failed'), { code: 'EIO' });
+      if (length === LIMIT_EXCEEDED) {
+        const limit = Atomics.load(control, LIMIT);
+        throw new IsolaError(
+          'E_GUEST_INPUT_LIMIT',
+          `the guest was fed more than ${limit} bytes of stdin: raise maxStdinBytes or send less`,
+          { limit },
+        );
+      }
       if (length === END_OF_INPUT) {
         ended = true;
         return 0;
@@ -88,11 +100,15 @@ export class StdinRelay {
   #touched = false;
   #stopWaiting: (() => void) | undefined;
   #closed = false;
+  readonly #maxBytes: number;
+  #served = 0;
 
-  constructor(channel: StdinChannel, stream: Readable) {
+  /** `maxBytes`: stdin bytes the guest may be fed in all; one more ends it (E_GUEST_INPUT_LIMIT). */
+  constructor(channel: StdinChannel, stream: Readable, maxBytes = Number.POSITIVE_INFINITY) {
     this.#control = new Int32Array(channel.control);
     this.#data = new Uint8Array(channel.data);
     this.#stream = stream;
+    this.#maxBytes = maxBytes;
   }
 
   /** Serves one request; the worker is blocked until this answers. */
@@ -101,7 +117,11 @@ export class StdinRelay {
     try {
       if (this.#pending.length === 0) this.#pending = await this.#next();
       length = this.#pending.length === 0 ? END_OF_INPUT : Math.min(request.max, this.#pending.length);
-      if (length > 0) {
+      if (length > 0 && this.#served + length > this.#maxBytes) {
+        Atomics.store(this.#control, LIMIT, Math.min(this.#maxBytes, 2 ** 31 - 1));
+        length = LIMIT_EXCEEDED;
+      } else if (length > 0) {
+        this.#served += length;
         this.#data.set(this.#pending.subarray(0, length));
         this.#pending = this.#pending.subarray(length);
       }

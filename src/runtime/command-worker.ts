@@ -7,9 +7,9 @@
  */
 import { writeSync } from 'node:fs';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { IsolaError } from '../errors.js';
 import { fdSink, type Wasi } from '../wasi/index.js';
 import { relayedStdin } from './command-stdio.js';
+import { outcomeOf } from './outcome.js';
 import {
   type CommandJob,
   type CommandOutcome,
@@ -29,43 +29,10 @@ async function execute(job: CommandJob, port: MessagePort): Promise<CommandOutco
     const instance = await WebAssembly.instantiate(job.module, wasi.imports);
     return { kind: 'exit', code: wasi.start(instance) };
   } catch (error) {
-    return outcomeOf(error);
+    return outcomeOf(error) as CommandOutcome;
   } finally {
     wasi?.close();
   }
-}
-
-/** Sorts what ended the guest into a trap, a host error, or a host bug. */
-function outcomeOf(error: unknown): CommandOutcome {
-  if (error instanceof WebAssembly.RuntimeError) return { kind: 'trap', message: trapReason(error.message) };
-  // V8 reports a guest's runaway recursion as a RangeError, not a RuntimeError; it is a trap all the same.
-  if (error instanceof RangeError && /call stack/i.test(error.message)) {
-    return { kind: 'trap', message: 'call stack exhausted' };
-  }
-  if (error instanceof IsolaError) return { kind: 'error', error: error.toJSON() };
-  if (error instanceof WebAssembly.LinkError) {
-    const reason = error.message.replace(/^WebAssembly\.instantiate\(\): /, '');
-    return {
-      kind: 'error',
-      error: new IsolaError(
-        'E_MODULE_UNSUPPORTED_IMPORTS',
-        `module cannot be linked: ${reason}: check that it was built for WASI preview1`,
-        { reason },
-      ).toJSON(),
-    };
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return {
-    kind: 'error',
-    error: new IsolaError('E_INTERNAL', `host error while running the guest: ${message}`, {
-      stack: error instanceof Error ? error.stack : undefined,
-    }).toJSON(),
-  };
-}
-
-/** V8's trap messages are clear except the bare "unreachable"; say it the way wasmtime does. */
-function trapReason(message: string): string {
-  return message === 'unreachable' ? 'wasm `unreachable` instruction executed' : message;
 }
 
 if (parentPort) {

@@ -9,18 +9,15 @@
  */
 import type { Readable } from 'node:stream';
 import { isatty } from 'node:tty';
-import { Worker } from 'node:worker_threads';
-import { IsolaError, type SerializedError } from '../errors.js';
+import type { Worker } from 'node:worker_threads';
+import { IsolaError } from '../errors.js';
 import type { WasiLimits } from '../limits.js';
 import { WasiBuilder } from '../wasi/index.js';
 import { createStdinChannel, type StdinChannel, StdinRelay, type StdinRequest } from './command-stdio.js';
+import type { DirGrant, Outcome } from './protocol.js';
+import { spawnWorker } from './spawn-worker.js';
 
-/** A host directory granted to the guest. */
-export interface DirGrant {
-  hostPath: string;
-  guestPath: string;
-  readOnly: boolean;
-}
+export type { DirGrant };
 
 /** Everything the worker needs to build the guest's WASI context; plain data only. */
 export interface CommandConfig {
@@ -34,16 +31,8 @@ export interface CommandConfig {
   trace: boolean;
 }
 
-/** How a command ended. Exactly one per run. */
-export type CommandOutcome =
-  /** `_start` returned (code 0) or the guest called proc_exit. */
-  | { kind: 'exit'; code: number }
-  /** The guest trapped; `message` is the trap reason. */
-  | { kind: 'trap'; message: string }
-  /** The guest ran past its deadline and was stopped. */
-  | { kind: 'timeout'; afterMs: number }
-  /** The host refused or failed: a broken limit, a link error, a host bug. */
-  | { kind: 'error'; error: SerializedError };
+/** How a command ended: any outcome but an exported function's return. Exactly one per run. */
+export type CommandOutcome = Exclude<Outcome, { kind: 'return' }>;
 
 export interface RunCommandOptions {
   module: WebAssembly.Module;
@@ -164,15 +153,5 @@ function stopWorker(worker: Worker): void {
 const WORKER_STDIO = Object.freeze({ stdout: true, stderr: true });
 
 function spawnCommandWorker(job: CommandJob): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    // Running from source under tsx (tests, development). Node 20 does not apply tsx's loader to
-    // a worker's entry file even when `--import tsx` is inherited, so the worker starts from a
-    // small script that registers tsx and then imports the TypeScript entry.
-    const entry = new URL('./command-worker.ts', here).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(bootstrap, { eval: true, workerData: job, ...WORKER_STDIO });
-  }
-  return new Worker(new URL('./command-worker.js', here), { workerData: job, ...WORKER_STDIO });
+  return spawnWorker('command-worker', { workerData: job, ...WORKER_STDIO });
 }

@@ -12,7 +12,7 @@
  */
 import { statSync } from 'node:fs';
 import { IsolaError } from '../errors.js';
-import { resolveWasiLimits, type WasiLimits } from '../limits.js';
+import { resolveWasiLimits, WASI_LIMIT_DEFAULTS, type WasiLimits } from '../limits.js';
 import { Clocks } from './clocks.js';
 import {
   Filetype,
@@ -60,6 +60,7 @@ export class WasiBuilder {
   #stdout: OutputSink = nullSink;
   #stderr: OutputSink = nullSink;
   #limits: Partial<WasiLimits> = {};
+  #resolvedLimits: WasiLimits = WASI_LIMIT_DEFAULTS;
   #trace: TraceSink | undefined;
 
   /** The guest's argv, argv[0] included. */
@@ -150,7 +151,7 @@ export class WasiBuilder {
 
   /** Overrides limits; values outside their range are refused with the range named. */
   limits(limits: Partial<WasiLimits>): this {
-    resolveWasiLimits({ ...this.#limits, ...limits });
+    this.#resolvedLimits = resolveWasiLimits({ ...this.#limits, ...limits });
     this.#limits = { ...this.#limits, ...limits };
     return this;
   }
@@ -163,7 +164,7 @@ export class WasiBuilder {
 
   /** A `Wasi` for one instance: its own descriptor table, preopens opened now. */
   build(): Wasi {
-    const limits = resolveWasiLimits(this.#limits);
+    const limits = { ...this.#resolvedLimits };
     const fds = new FdTable(limits.maxOpenDescriptors);
     for (const descriptor of [
       new StdinDescriptor(this.#stdin),
@@ -233,7 +234,7 @@ export class Wasi {
    * Runs a command's `_start` and returns its exit code (0 when `_start` returns). A trap
    * propagates as the engine's `WebAssembly.RuntimeError`. Descriptors are closed afterwards.
    */
-  start(instance: WebAssembly.Instance): number {
+  start(instance: WebAssembly.Instance, memory?: WebAssembly.Memory): number {
     const start = instance.exports._start;
     if (typeof start !== 'function') {
       throw new IsolaError(
@@ -242,7 +243,7 @@ export class Wasi {
         {},
       );
     }
-    this.#bind(instance);
+    this.bind(memory ?? instance);
     try {
       (start as () => void)();
       return 0;
@@ -255,15 +256,22 @@ export class Wasi {
   }
 
   /** Runs a reactor's `_initialize` (if exported); the instance stays usable afterwards. */
-  initialize(instance: WebAssembly.Instance): void {
-    this.#bind(instance);
+  initialize(instance: WebAssembly.Instance, memory?: WebAssembly.Memory): void {
+    this.bind(memory ?? instance);
     const init = instance.exports._initialize;
     if (typeof init === 'function') (init as () => void)();
   }
 
-  /** Binds to an instance's memory without running anything (for embedders calling exports). */
-  #bind(instance: WebAssembly.Instance): void {
-    const memory = instance.exports.memory;
+  /**
+   * Binds to the guest's memory without running anything (for embedders calling exports): the
+   * memory itself, or an instance exporting it as "memory".
+   */
+  bind(target: WebAssembly.Instance | WebAssembly.Memory): void {
+    if (target instanceof WebAssembly.Memory) {
+      this.#memory = new GuestMemory(target);
+      return;
+    }
+    const memory = target.exports.memory;
     if (!(memory instanceof WebAssembly.Memory)) {
       throw new IsolaError('E_MODULE_INVALID', 'module exports no memory named "memory": WASI needs one', {});
     }

@@ -1,0 +1,375 @@
+/**
+ * The execution engine: what the HTTP layer, the CLI and embedders call to run Wasm.
+ *
+ * ```ts
+ * const engine = new Engine({ workers: 2 });
+ * const app = await engine.load(bytes);            // validate, compile, cache (at deploy)
+ * const run = engine.invoke(app, { args: ['app'], stdin: body });
+ * run.stdout.pipe(response);                        // flows while the guest runs
+ * const { outcome, metrics } = await run.result;    // exit code, trap, timeout, broken limit
+ * await engine.close();                             // drain; destroy() aborts
+ * ```
+ *
+ * Load checks everything that can be checked without running: the bytes are a core Wasm module,
+ * every import is one isola provides, with the signature the WASI ABI gives it. Modules are
+ * content-addressed by sha256 and compiled once; the request path only looks them up. Each module
+ * is rewritten to import its memory, so that every fresh instance runs on a pooled, zeroed memory
+ * (see memory-pool.ts) with the invocation's memory limit as its maximum.
+ *
+ * Invocations run in a pool of worker threads (worker-pool.ts), a fresh instance each by default,
+ * or, for apps that opt in, a reused instance for up to N calls of an exported function.
+ */
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Readable } from 'node:stream';
+import { IsolaError } from '../errors.js';
+import {
+  INVOCATION_LIMIT_DEFAULTS,
+  type InvocationLimits,
+  resolveInvocationLimits,
+  resolveLimitMaxima,
+  WASM_PAGE_BYTES,
+} from '../limits.js';
+import { importMemory } from '../wasm/import-memory.js';
+import { checkImportSignatures, WASI_PREVIEW1_SIGNATURES } from '../wasm/import-signatures.js';
+import {
+  checkImports,
+  compileModule,
+  describeModule,
+  type ModuleExport,
+  type ModuleImport,
+  type ModuleKind,
+  readHeader,
+} from '../wasm/module-info.js';
+import { Invocation, type InvocationResult } from './invocation.js';
+import { ModuleCache } from './module-cache.js';
+import type { DirGrant, Entry, InstanceMode, InvocationConfig, MemoryPlan, StdinPlan } from './protocol.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface EngineOptions {
+  /** Worker threads running invocations. Default: one per core (`os.availableParallelism()`). */
+  workers?: number;
+  /** Idle workers kept warm to replace one stopped at a deadline or crashed. Default 1. */
+  spareWorkers?: number;
+  /** Invocations that may wait for a worker before `invoke` refuses with E_OVERLOADED. Default 1024. */
+  maxQueue?: number;
+  /** Bytes of Wasm the module cache holds, loaded and recently unloaded. Default 1 GiB. */
+  moduleCacheBytes?: number;
+  /** Limits every invocation gets unless it overrides them. Default `INVOCATION_LIMIT_DEFAULTS`. */
+  limits?: Partial<InvocationLimits>;
+  /** The operator's maxima: no invocation may raise a limit above these. Default: each limit's range. */
+  maxLimits?: Partial<InvocationLimits>;
+}
+
+export const ENGINE_DEFAULTS = Object.freeze({
+  spareWorkers: 1,
+  maxQueue: 1024,
+  moduleCacheBytes: 1024 * 1024 * 1024,
+});
+
+/** A module the engine has loaded: what callers pass to `invoke`. */
+export interface LoadedModule {
+  /** sha256 of the module's bytes, hex. */
+  readonly digest: string;
+  readonly kind: ModuleKind;
+  readonly byteLength: number;
+  readonly imports: readonly ModuleImport[];
+  readonly exports: readonly ModuleExport[];
+}
+
+export interface InvokeRequest {
+  /** The guest's argv, argv[0] included. Default: none. */
+  args?: readonly string[];
+  /** Environment variables. Default: none. */
+  env?: Readonly<Record<string, string>> | readonly (readonly [string, string])[];
+  /** Host directories to mount. Default: none. */
+  dirs?: readonly DirGrant[];
+  /** Stdin: bytes, a string (UTF-8) or a stream read on demand. Default: at end of input. */
+  stdin?: Uint8Array | string | Readable;
+  /** `_start` (the default for a command), or an exported function with numeric arguments. */
+  entry?: '_start' | { function: string; args?: readonly (number | bigint)[] };
+  /** A fresh instance (the default), or reuse one instance for up to `reuse` calls. */
+  instance?: 'fresh' | { reuse: number };
+  /** Overrides of the engine's limits, within the operator's maxima. */
+  limits?: Partial<InvocationLimits>;
+}
+
+export interface RunResult extends InvocationResult {
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+}
+
+interface CachedModule {
+  module: WebAssembly.Module;
+  memory: MemoryPlan | undefined;
+  handle: LoadedModule;
+}
+
+/** Calls through one reused instance, at most. */
+export const MAX_REUSE_INVOCATIONS = 1_000_000;
+
+export class Engine {
+  readonly #pool: WorkerPool;
+  readonly #cache: ModuleCache<CachedModule>;
+  readonly #loading = new Map<string, Promise<LoadedModule>>();
+  readonly #limits: Readonly<InvocationLimits>;
+  readonly #maxima: Readonly<InvocationLimits>;
+  #nextId = 1;
+
+  constructor(options: EngineOptions = {}) {
+    const workers = options.workers ?? availableParallelism();
+    const spares = options.spareWorkers ?? ENGINE_DEFAULTS.spareWorkers;
+    const maxQueue = options.maxQueue ?? ENGINE_DEFAULTS.maxQueue;
+    const cacheBytes = options.moduleCacheBytes ?? ENGINE_DEFAULTS.moduleCacheBytes;
+    checkOption('workers', workers, 1, 256);
+    checkOption('spareWorkers', spares, 0, 64);
+    checkOption('maxQueue', maxQueue, 0, 1_000_000);
+    checkOption('moduleCacheBytes', cacheBytes, 0, Number.MAX_SAFE_INTEGER);
+    this.#maxima = Object.freeze(resolveLimitMaxima(options.maxLimits));
+    // A default above the operator's maximum is lowered to it; an explicit override must fit.
+    const defaults = { ...INVOCATION_LIMIT_DEFAULTS };
+    for (const name of Object.keys(defaults) as (keyof InvocationLimits)[]) {
+      defaults[name] = Math.min(defaults[name], this.#maxima[name]);
+    }
+    this.#limits = Object.freeze(resolveInvocationLimits(options.limits ?? {}, defaults, this.#maxima));
+    this.#cache = new ModuleCache(cacheBytes, (entry) => this.#pool.forget(entry.digest));
+    this.#pool = new WorkerPool({ workers, spares, maxQueue });
+  }
+
+  /**
+   * Validates, compiles and caches a module, and pins it until `unload`. Loading the same bytes
+   * again returns the cached module (pinned once more). Throws an IsolaError that names the fix
+   * for anything isola cannot run.
+   */
+  async load(bytes: Uint8Array): Promise<LoadedModule> {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    const cached = this.#cache.get(digest);
+    if (cached !== undefined) {
+      this.#cache.pin(digest);
+      return cached.value.handle;
+    }
+    let loading = this.#loading.get(digest);
+    if (loading === undefined) {
+      loading = this.#compile(digest, bytes).finally(() => this.#loading.delete(digest));
+      this.#loading.set(digest, loading);
+      return loading;
+    }
+    const handle = await loading;
+    this.#cache.pin(digest);
+    return handle;
+  }
+
+  async #compile(digest: string, bytes: Uint8Array): Promise<LoadedModule> {
+    const header = readHeader(bytes);
+    if (header.layer === 'component') {
+      throw new IsolaError(
+        'E_MODULE_COMPONENT',
+        'the file is a WebAssembly component, which this engine does not run yet: build a WASI preview1 core module ' +
+          '(e.g. for the wasm32-wasip1 target)',
+        { layer: header.layer },
+      );
+    }
+    const rewritten = importMemory(bytes);
+    const module = await compileModule(rewritten.bytes);
+    const info = describeModule(module);
+    const memory = rewritten.memory;
+    const imports = info.imports.filter(
+      (entry) => !(entry.kind === 'memory' && entry.module === memory?.module && entry.name === memory.name),
+    );
+    checkImports(imports);
+    checkImportSignatures(bytes, WASI_PREVIEW1_SIGNATURES);
+    const handle: LoadedModule = Object.freeze({
+      digest,
+      kind: info.kind,
+      byteLength: bytes.byteLength,
+      imports: Object.freeze(imports),
+      exports: Object.freeze(info.exports),
+    });
+    this.#cache.add({ digest, byteLength: bytes.byteLength, value: { module, memory, handle } });
+    return handle;
+  }
+
+  /** Unpins a loaded module; it stays cached until the cache needs the room. */
+  unload(module: LoadedModule | string): void {
+    this.#cache.unpin(typeof module === 'string' ? module : module.digest);
+  }
+
+  /**
+   * Starts an invocation and returns at once. Throws (before anything runs) when the request is
+   * invalid, the module is not loaded, the queue is full (E_OVERLOADED) or the engine is closed;
+   * everything that happens to the guest is in the invocation's result.
+   */
+  invoke(module: LoadedModule | string, request: InvokeRequest = {}): Invocation {
+    const digest = typeof module === 'string' ? module : module.digest;
+    const cached = this.#cache.peek(digest)?.value;
+    if (cached === undefined) {
+      throw new IsolaError(
+        'E_MODULE_NOT_LOADED',
+        `module ${digest} is not loaded: load it with engine.load() before invoking it`,
+        { digest },
+      );
+    }
+    const limits =
+      request.limits === undefined
+        ? this.#limits
+        : resolveInvocationLimits(request.limits, this.#limits, this.#maxima);
+    checkMemoryFits(cached.memory, limits);
+    const entry = entryOf(request.entry, cached.handle);
+    const instance = instanceModeOf(request.instance, entry);
+    const { plan: stdin, stream } = stdinOf(request.stdin, limits);
+    const config: InvocationConfig = {
+      args: request.args ?? [],
+      env: envOf(request.env),
+      dirs: request.dirs ?? [],
+      limits,
+      entry,
+      instance,
+      stdin,
+    };
+    const invocation = new Invocation(this.#nextId++);
+    const submittedAt = performance.now();
+    this.#pool.submit({
+      id: invocation.id,
+      digest,
+      module: cached.module,
+      memory: cached.memory,
+      config,
+      stdin: stream,
+      onOutput: (which, chunk) => invocation.output(which, chunk),
+      onDone: (outcome, metrics, worker, startedAt) => {
+        invocation.settle(outcome, {
+          queueMs: Math.max(0, startedAt - submittedAt),
+          instantiateMs: metrics?.instantiateMs ?? 0,
+          runMs: metrics?.runMs ?? performance.now() - startedAt,
+          peakMemoryBytes: metrics?.peakMemoryBytes ?? 0,
+          maxMemoryBytes: metrics?.maxMemoryBytes ?? 0,
+          reusedInstance: metrics?.reusedInstance ?? false,
+          worker,
+        });
+      },
+    });
+    return invocation;
+  }
+
+  /** Invokes and waits, collecting stdout and stderr as bytes. */
+  async run(module: LoadedModule | string, request: InvokeRequest = {}): Promise<RunResult> {
+    const invocation = this.invoke(module, request);
+    const result = await invocation.result;
+    return { ...result, ...invocation.collected() };
+  }
+
+  /** The engine's resolved default limits. */
+  get limits(): Readonly<InvocationLimits> {
+    return this.#limits;
+  }
+
+  /** A snapshot of the engine's load: for health checks and metrics. */
+  stats(): { workers: number; running: number; queued: number; cachedModules: number; cachedBytes: number } {
+    return {
+      workers: this.#pool.workers,
+      running: this.#pool.running,
+      queued: this.#pool.queued,
+      cachedModules: this.#cache.size,
+      cachedBytes: this.#cache.bytes,
+    };
+  }
+
+  /** Refuses new invocations, lets queued and running ones finish, then stops the workers. */
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+
+  /** Fails queued and running invocations with E_ENGINE_CLOSED and stops the workers now. */
+  destroy(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}
+
+function checkOption(name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new IsolaError(
+      'E_LIMIT_OUT_OF_RANGE',
+      `engine option ${name} = ${value} is out of range: use a whole number from ${min} to ${max}`,
+      { option: name, value, min, max },
+    );
+  }
+}
+
+function checkMemoryFits(memory: MemoryPlan | undefined, limits: InvocationLimits): void {
+  if (memory === undefined) return;
+  const needBytes = memory.minPages * WASM_PAGE_BYTES;
+  if (needBytes <= limits.maxMemoryBytes) return;
+  throw new IsolaError(
+    'E_MEMORY_LIMIT',
+    `the module's memory starts at ${needBytes} bytes, more than maxMemoryBytes (${limits.maxMemoryBytes}): ` +
+      `raise maxMemoryBytes to at least ${needBytes}`,
+    { initialBytes: needBytes, limitBytes: limits.maxMemoryBytes },
+  );
+}
+
+const START: Entry = Object.freeze({ kind: 'start' });
+
+function entryOf(entry: InvokeRequest['entry'], module: LoadedModule): Entry {
+  if (entry === undefined || entry === '_start') {
+    if (module.kind !== 'command') {
+      throw new IsolaError(
+        'E_MODULE_NO_START',
+        'the module exports no _start function, so it is not a WASI command: invoke one of its exported functions',
+        { exports: module.exports.filter((e) => e.kind === 'function').map((e) => e.name) },
+      );
+    }
+    return START;
+  }
+  const exported = module.exports.find((e) => e.name === entry.function && e.kind === 'function');
+  if (exported === undefined) {
+    throw new IsolaError(
+      'E_ARGUMENT_INVALID',
+      `the module exports no function named "${entry.function}": invoke one of ${module.exports
+        .filter((e) => e.kind === 'function' && e.name !== '_initialize')
+        .map((e) => e.name)
+        .join(', ')}`,
+      { function: entry.function },
+    );
+  }
+  return { kind: 'function', name: entry.function, args: entry.args ?? [] };
+}
+
+const FRESH: InstanceMode = Object.freeze({ kind: 'fresh' });
+
+function instanceModeOf(mode: InvokeRequest['instance'], entry: Entry): InstanceMode {
+  if (mode === undefined || mode === 'fresh') return FRESH;
+  checkOption('instance.reuse', mode.reuse, 1, MAX_REUSE_INVOCATIONS);
+  if (entry.kind === 'start') {
+    throw new IsolaError(
+      'E_ARGUMENT_INVALID',
+      "a WASI command's _start runs once per instance, so its instance cannot be reused: " +
+        'export a function from a reactor and invoke that, or use a fresh instance',
+      {},
+    );
+  }
+  return { kind: 'reuse', invocations: mode.reuse };
+}
+
+const NO_STDIN: StdinPlan = Object.freeze({ kind: 'none' });
+
+function stdinOf(
+  stdin: InvokeRequest['stdin'],
+  limits: InvocationLimits,
+): { plan: StdinPlan; stream: Readable | undefined } {
+  if (stdin === undefined) return { plan: NO_STDIN, stream: undefined };
+  if (stdin instanceof Readable) return { plan: { kind: 'stream' }, stream: stdin };
+  const bytes = typeof stdin === 'string' ? new TextEncoder().encode(stdin) : stdin;
+  if (bytes.length > limits.maxStdinBytes) {
+    throw new IsolaError(
+      'E_GUEST_INPUT_LIMIT',
+      `stdin is ${bytes.length} bytes, more than maxStdinBytes (${limits.maxStdinBytes}): raise the limit or send less`,
+      { bytes: bytes.length, limit: limits.maxStdinBytes },
+    );
+  }
+  return { plan: { kind: 'bytes', bytes }, stream: undefined };
+}
+
+function envOf(env: InvokeRequest['env']): readonly (readonly [string, string])[] {
+  if (env === undefined) return [];
+  return Array.isArray(env) ? env : Object.entries(env);
+}

@@ -1,0 +1,368 @@
+/**
+ * The work one engine worker thread does for each invocation, kept apart from the message port so
+ * that it reads (and can be tested) as plain synchronous code: build the WASI context from the
+ * invocation's grants, take a zeroed memory from the pool, instantiate, run the entry point,
+ * measure, and report one outcome. Output is coalesced into chunks and streamed through `post` as
+ * the guest writes, so a large response flows before the guest finishes while a small one costs
+ * a single message at the end.
+ */
+import { WASI_LIMIT_DEFAULTS, WASM_PAGE_BYTES, type WasiLimits } from '../limits.js';
+import { ForwardingPreview1 } from '../wasi/forwarding.js';
+import {
+  bytesSource,
+  emptySource,
+  type InputSource,
+  type OutputSink,
+  ProcExit,
+  type Wasi,
+  WasiBuilder,
+} from '../wasi/index.js';
+import { MemoryPool, type MemoryPoolOptions } from './memory-pool.js';
+import { outcomeOf } from './outcome.js';
+import {
+  createOutputBuffers,
+  OUTPUT_CHUNK_BYTES,
+  type OutputBuffers,
+  OutputRegion,
+} from './output-buffer.js';
+import type {
+  DoneMessage,
+  Entry,
+  InvocationConfig,
+  InvokeMessage,
+  MemoryPlan,
+  Outcome,
+  OutputMessage,
+  WorkerMetrics,
+} from './protocol.js';
+
+/** Output is posted in chunks of at most OUTPUT_CHUNK_BYTES, or as soon as the oldest unsent byte is this old when the guest writes again. */
+export const OUTPUT_FLUSH_MS = 5;
+
+interface LoadedModule {
+  module: WebAssembly.Module;
+  memory: MemoryPlan | undefined;
+}
+
+/** An instance kept for more invocations (reuse mode). */
+interface ReusedInstance {
+  instance: WebAssembly.Instance;
+  memory: WebAssembly.Memory | undefined;
+  remaining: number;
+}
+
+export interface RunnerPorts {
+  /** Sends an output chunk to the main thread. */
+  post(message: OutputMessage): void;
+  /** Stdin for an invocation fed from a stream (the worker's relayed channel). */
+  streamedStdin(): InputSource;
+}
+
+export class InvocationRunner {
+  readonly #ports: RunnerPorts;
+  readonly #modules = new Map<string, LoadedModule>();
+  readonly #memories: MemoryPool;
+  readonly #reused = new Map<string, ReusedInstance>();
+  /** Every instance this worker makes imports these, so V8 sees the same functions each time. */
+  readonly #preview1 = new ForwardingPreview1();
+  /** Unsent stdout and stderr, shared with the main thread; allocated once, as zeroing 64 KiB costs more than hello. */
+  readonly #output: readonly [OutputRegion, OutputRegion];
+
+  constructor(
+    ports: RunnerPorts,
+    output: OutputBuffers = createOutputBuffers(),
+    memoryPool: Partial<MemoryPoolOptions> = {},
+  ) {
+    this.#ports = ports;
+    this.#output = [new OutputRegion(output, 1), new OutputRegion(output, 2)];
+    this.#memories = new MemoryPool(memoryPool);
+  }
+
+  /** Runs one invocation to its end. Never throws: everything that happens is in the outcome. */
+  run(message: InvokeMessage): DoneMessage {
+    const { id, digest, config } = message;
+    if (message.module !== undefined)
+      this.#modules.set(digest, { module: message.module, memory: message.memory });
+    const loaded = this.#modules.get(digest);
+    const stdout = new ChunkedSink(id, 1, this.#ports, this.#output[0]);
+    const stderr = new ChunkedSink(id, 2, this.#ports, this.#output[1]);
+    const metrics: WorkerMetrics = {
+      instantiateMs: 0,
+      runMs: 0,
+      peakMemoryBytes: 0,
+      maxMemoryBytes: 0,
+      reusedInstance: false,
+    };
+    let outcome: Outcome;
+    if (loaded === undefined) {
+      outcome = outcomeOf(new Error(`module ${digest} was never sent to this worker`));
+    } else if (config.instance.kind === 'reuse') {
+      outcome = this.#runReused(digest, loaded, config, config.instance.invocations, stdout, stderr, metrics);
+    } else {
+      outcome = this.#runFresh(digest, loaded, config, stdout, stderr, metrics);
+    }
+    return { op: 'done', id, outcome, metrics, stdout: stdout.rest(), stderr: stderr.rest() };
+  }
+
+  /** A new instance on a pooled memory, dropped afterwards; the memory goes back zeroed. */
+  #runFresh(
+    digest: string,
+    loaded: LoadedModule,
+    config: InvocationConfig,
+    stdout: ChunkedSink,
+    stderr: ChunkedSink,
+    metrics: WorkerMetrics,
+  ): Outcome {
+    const started = performance.now();
+    const maxPages = memoryMaxPages(loaded.memory, config);
+    const poolKey = `${digest}:${maxPages}`;
+    let memory: WebAssembly.Memory | undefined;
+    let wasi: Wasi | undefined;
+    try {
+      wasi = buildWasi(config, stdout, stderr, this.#ports);
+      this.#preview1.attach(wasi.preview1);
+      if (loaded.memory !== undefined)
+        memory = this.#memories.take(poolKey, loaded.memory.minPages, maxPages);
+      const instance = new WebAssembly.Instance(loaded.module, this.#imports(loaded.memory, memory));
+      const running = performance.now();
+      metrics.instantiateMs = running - started;
+      try {
+        return runEntry(config.entry, instance, memory, wasi, true);
+      } finally {
+        metrics.runMs = performance.now() - running;
+      }
+    } catch (error) {
+      return outcomeOf(error);
+    } finally {
+      this.#preview1.attach(undefined);
+      wasi?.close();
+      if (memory !== undefined) {
+        measureMemory(memory, maxPages, metrics);
+        this.#memories.give(poolKey, memory, performance.now());
+      }
+    }
+  }
+
+  /**
+   * An instance kept for up to `invocations` calls. Its WASI imports read the current
+   * invocation's context from a slot, so each call still gets its own descriptors, environment
+   * and stdio; memory and globals carry over, which is what the app asked for. An instance whose
+   * call failed in any way is dropped, never reused.
+   */
+  #runReused(
+    digest: string,
+    loaded: LoadedModule,
+    config: InvocationConfig,
+    invocations: number,
+    stdout: ChunkedSink,
+    stderr: ChunkedSink,
+    metrics: WorkerMetrics,
+  ): Outcome {
+    const started = performance.now();
+    const maxPages = memoryMaxPages(loaded.memory, config);
+    const key = `${digest}:${maxPages}`;
+    let kept = this.#reused.get(key);
+    let wasi: Wasi | undefined;
+    let outcome: Outcome;
+    try {
+      wasi = buildWasi(config, stdout, stderr, this.#ports);
+      this.#preview1.attach(wasi.preview1);
+      const fresh = kept === undefined;
+      if (kept === undefined) kept = this.#instantiateForReuse(loaded, maxPages, invocations);
+      else metrics.reusedInstance = true;
+      const running = performance.now();
+      metrics.instantiateMs = running - started;
+      try {
+        outcome = runEntry(config.entry, kept.instance, kept.memory, wasi, fresh);
+      } finally {
+        metrics.runMs = performance.now() - running;
+      }
+    } catch (error) {
+      outcome = outcomeOf(error);
+    } finally {
+      this.#preview1.attach(undefined);
+      wasi?.close();
+    }
+    if (kept?.memory !== undefined) measureMemory(kept.memory, maxPages, metrics);
+    const healthy = outcome.kind === 'return' || (outcome.kind === 'exit' && outcome.code === 0);
+    if (kept !== undefined && healthy && --kept.remaining > 0) this.#reused.set(key, kept);
+    else this.#reused.delete(key);
+    return outcome;
+  }
+
+  #instantiateForReuse(loaded: LoadedModule, maxPages: number, invocations: number): ReusedInstance {
+    const memory =
+      loaded.memory === undefined
+        ? undefined
+        : new WebAssembly.Memory({ initial: loaded.memory.minPages, maximum: maxPages });
+    const instance = new WebAssembly.Instance(loaded.module, this.#imports(loaded.memory, memory));
+    return { instance, memory, remaining: invocations };
+  }
+
+  #imports(plan: MemoryPlan | undefined, memory: WebAssembly.Memory | undefined): WebAssembly.Imports {
+    const imports: WebAssembly.Imports = { wasi_snapshot_preview1: this.#preview1.imports };
+    if (plan !== undefined && memory !== undefined) {
+      imports[plan.module] = { ...imports[plan.module], [plan.name]: memory };
+    }
+    return imports;
+  }
+
+  /** Drops a module, its pooled memories and its kept instances. */
+  forget(digest: string): void {
+    this.#modules.delete(digest);
+    this.#memories.forget(`${digest}:`);
+    for (const key of this.#reused.keys()) if (key.startsWith(`${digest}:`)) this.#reused.delete(key);
+  }
+
+  /** Releases memory pools that have been idle, so an idle app holds no memory. */
+  sweep(now: number): void {
+    this.#memories.sweep(now);
+  }
+
+  get sweepIntervalMs(): number {
+    return this.#memories.idleMs;
+  }
+
+  /** Memories held in the pool (for tests and metrics). */
+  get pooledMemories(): number {
+    return this.#memories.size;
+  }
+}
+
+/** The instance's memory maximum: the module's own, lowered to the invocation's limit. */
+function memoryMaxPages(plan: MemoryPlan | undefined, config: InvocationConfig): number {
+  const cap = Math.floor(config.limits.maxMemoryBytes / WASM_PAGE_BYTES);
+  return plan?.maxPages === undefined ? cap : Math.min(plan.maxPages, cap);
+}
+
+function measureMemory(memory: WebAssembly.Memory, maxPages: number, metrics: WorkerMetrics): void {
+  const bytes = memory.buffer.byteLength;
+  metrics.peakMemoryBytes = bytes;
+  metrics.maxMemoryBytes = maxPages * WASM_PAGE_BYTES;
+}
+
+function buildWasi(
+  config: InvocationConfig,
+  stdout: ChunkedSink,
+  stderr: ChunkedSink,
+  ports: RunnerPorts,
+): Wasi {
+  const builder = new WasiBuilder()
+    .args(config.args)
+    .limits(wasiLimitsOf(config.limits))
+    .stdout(stdout)
+    .stderr(stderr)
+    .stdin(stdinSource(config, stdout, stderr, ports));
+  for (const [name, value] of config.env) builder.env(name, value);
+  for (const dir of config.dirs) builder.preopenDir(dir.hostPath, dir.guestPath, { readOnly: dir.readOnly });
+  return builder.build();
+}
+
+/**
+ * The invocation's stdin. A streamed stdin flushes the output first: a guest that prompts and
+ * then waits for input must have its prompt seen, or a conversation over the streams deadlocks.
+ */
+function stdinSource(
+  config: InvocationConfig,
+  stdout: ChunkedSink,
+  stderr: ChunkedSink,
+  ports: RunnerPorts,
+): InputSource {
+  if (config.stdin.kind === 'none') return emptySource;
+  if (config.stdin.kind === 'bytes') return bytesSource(config.stdin.bytes);
+  const relayed = ports.streamedStdin();
+  return {
+    read(buffer) {
+      stdout.flush();
+      stderr.flush();
+      return relayed.read(buffer);
+    },
+    available: () => relayed.available(),
+    isTerminal: relayed.isTerminal,
+  };
+}
+
+const WASI_LIMIT_NAMES = Object.keys(WASI_LIMIT_DEFAULTS) as (keyof WasiLimits)[];
+
+function wasiLimitsOf(limits: WasiLimits): WasiLimits {
+  const picked = {} as WasiLimits;
+  for (const name of WASI_LIMIT_NAMES) picked[name] = limits[name];
+  return picked;
+}
+
+/** Runs the entry point; `initialize` runs a reactor's `_initialize` first (a new instance). */
+function runEntry(
+  entry: Entry,
+  instance: WebAssembly.Instance,
+  memory: WebAssembly.Memory | undefined,
+  wasi: Wasi,
+  initialize: boolean,
+): Outcome {
+  if (entry.kind === 'start') return { kind: 'exit', code: wasi.start(instance, memory) };
+  try {
+    if (initialize) wasi.initialize(instance, memory);
+    else wasi.bind(memory ?? instance);
+    const fn = instance.exports[entry.name] as (...args: (number | bigint)[]) => unknown;
+    const result = fn(...entry.args);
+    const values = result === undefined ? [] : Array.isArray(result) ? result : [result];
+    return { kind: 'return', values: values as (number | bigint)[] };
+  } catch (error) {
+    if (error instanceof ProcExit) return { kind: 'exit', code: error.code };
+    throw error;
+  }
+}
+
+/**
+ * Stdout or stderr of one invocation: small writes are coalesced into a chunk, which is posted
+ * when it fills, when the guest writes again after `OUTPUT_FLUSH_MS`, and at the end (as part of
+ * the `done` message, so a small guest costs no extra message).
+ */
+class ChunkedSink implements OutputSink {
+  readonly isTerminal = false;
+  readonly #id: number;
+  readonly #stream: 1 | 2;
+  readonly #ports: RunnerPorts;
+  readonly #region: OutputRegion;
+  #length = 0;
+  #oldest = 0;
+
+  constructor(id: number, stream: 1 | 2, ports: RunnerPorts, region: OutputRegion) {
+    this.#id = id;
+    this.#stream = stream;
+    this.#ports = ports;
+    this.#region = region;
+    region.length = 0;
+  }
+
+  write(data: Uint8Array): void {
+    if (this.#length + data.length > OUTPUT_CHUNK_BYTES) this.flush();
+    if (data.length >= OUTPUT_CHUNK_BYTES) {
+      this.#send(data.slice());
+      return;
+    }
+    if (this.#length === 0) this.#oldest = performance.now();
+    this.#region.bytes.set(data, this.#length);
+    this.#length += data.length;
+    this.#region.length = this.#length;
+    if (performance.now() - this.#oldest >= OUTPUT_FLUSH_MS) this.flush();
+  }
+
+  /** Posts what is buffered, if anything. */
+  flush(): void {
+    const rest = this.rest();
+    if (rest !== undefined) this.#send(rest);
+  }
+
+  /** Takes what is buffered, for the `done` message (nothing, after `flush`). */
+  rest(): Uint8Array | undefined {
+    if (this.#length === 0) return undefined;
+    const rest = this.#region.bytes.slice(0, this.#length);
+    this.#length = 0;
+    this.#region.length = 0;
+    return rest;
+  }
+
+  #send(chunk: Uint8Array): void {
+    this.#ports.post({ op: 'output', id: this.#id, stream: this.#stream, chunk });
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * What the engine and its worker threads say to each other, and the shapes an invocation is
+ * described and reported in. Everything here is plain, structured-clonable data: a config crosses
+ * the thread boundary with each invocation, an outcome and its metrics come back.
+ *
+ * Named operations, one reply per call (STYLE.md, habit 10):
+ * - main → worker: `invoke` (with the compiled module the first time this worker sees it),
+ *   `forget` (a module was unloaded: drop it and its pooled memories).
+ * - worker → main: `output` (a chunk of stdout or stderr while the guest runs), `stdin-read` (the
+ *   guest wants input; answered through shared memory), then exactly one `done` per `invoke`.
+ */
+import type { SerializedError } from '../errors.js';
+import type { InvocationLimits } from '../limits.js';
+import type { StdinChannel, StdinRequest } from './command-stdio.js';
+import type { OutputBuffers } from './output-buffer.js';
+
+/** A host directory granted to the guest. */
+export interface DirGrant {
+  hostPath: string;
+  guestPath: string;
+  readOnly: boolean;
+}
+
+/** What to run in the instance. */
+export type Entry =
+  /** A WASI command's `_start`: the outcome is its exit code. */
+  | { kind: 'start' }
+  /** An exported function of a reactor (after its `_initialize`), called with numeric arguments. */
+  | { kind: 'function'; name: string; args: readonly (number | bigint)[] };
+
+/** How instances are made. */
+export type InstanceMode =
+  /** A new instance per invocation: nothing one invocation writes is visible to the next. */
+  | { kind: 'fresh' }
+  /**
+   * One instance serves up to `invocations` calls of an exported function, in the same worker, so
+   * its memory and globals carry over between them. Opt-in, for apps that want it.
+   */
+  | { kind: 'reuse'; invocations: number };
+
+/** How the guest's stdin is fed. */
+export type StdinPlan =
+  | { kind: 'none' }
+  | { kind: 'bytes'; bytes: Uint8Array }
+  /** Read from a stream on the main thread, on demand, through the worker's stdin channel. */
+  | { kind: 'stream' };
+
+/** Everything a worker needs to build one invocation's WASI context; plain data only. */
+export interface InvocationConfig {
+  /** The guest's argv, argv[0] included. */
+  args: readonly string[];
+  /** Environment variables, in order. */
+  env: readonly (readonly [name: string, value: string])[];
+  dirs: readonly DirGrant[];
+  limits: InvocationLimits;
+  entry: Entry;
+  instance: InstanceMode;
+  stdin: StdinPlan;
+}
+
+/** How the module's linear memory is supplied: the import the engine fills with a pooled memory. */
+export interface MemoryPlan {
+  module: string;
+  name: string;
+  minPages: number;
+  /** The module's own maximum, if it declares one; the invocation's limit may lower it. */
+  maxPages: number | undefined;
+}
+
+/** Why the host ended an invocation that broke one of its named limits. */
+export type LimitName = 'maxStdoutBytes' | 'maxStderrBytes' | 'maxStdinBytes';
+
+/** How an invocation ended. Exactly one per invocation. */
+export type Outcome =
+  /** `_start` returned (code 0) or the guest called proc_exit. */
+  | { kind: 'exit'; code: number }
+  /** The exported function returned these values. */
+  | { kind: 'return'; values: (number | bigint)[] }
+  /** The guest trapped; `message` is the trap reason. */
+  | { kind: 'trap'; message: string }
+  /** The guest ran past its deadline and was stopped. */
+  | { kind: 'timeout'; afterMs: number }
+  /** The guest broke a limit the host enforces and was stopped. */
+  | { kind: 'limit'; limit: LimitName; message: string }
+  /** The host refused or failed: a link error, a crashed worker, a closed engine, a host bug. */
+  | { kind: 'error'; error: SerializedError };
+
+/** Where the time and memory of one invocation went. Times are in milliseconds, fractional. */
+export interface InvocationMetrics {
+  /** From `invoke()` until a worker took the invocation. */
+  queueMs: number;
+  /** Building the WASI context and instantiating (zero for a reused instance's later calls). */
+  instantiateMs: number;
+  /** Running the guest's entry point. */
+  runMs: number;
+  /** The guest's linear memory at its largest (memory only grows, so: at the end). */
+  peakMemoryBytes: number;
+  /**
+   * The instance's memory maximum: the module's own, lowered to maxMemoryBytes. Memory grows in
+   * steps, so a guest whose allocation failed at the cap shows a peak within one step below it.
+   */
+  maxMemoryBytes: number;
+  stdoutBytes: number;
+  stderrBytes: number;
+  /** Whether an earlier invocation's instance served this one (reuse mode). */
+  reusedInstance: boolean;
+  /** Which worker ran it. */
+  worker: number;
+}
+
+/** What a worker measures; the engine adds the queue wait and the worker number. */
+export type WorkerMetrics = Omit<InvocationMetrics, 'queueMs' | 'worker' | 'stdoutBytes' | 'stderrBytes'>;
+
+export interface InvokeMessage {
+  op: 'invoke';
+  id: number;
+  digest: string;
+  /** Present the first time this worker is asked to run the module. */
+  module: WebAssembly.Module | undefined;
+  memory: MemoryPlan | undefined;
+  config: InvocationConfig;
+}
+
+export interface ForgetMessage {
+  op: 'forget';
+  digest: string;
+}
+
+export type ToWorker = InvokeMessage | ForgetMessage;
+
+export interface OutputMessage {
+  op: 'output';
+  id: number;
+  stream: 1 | 2;
+  chunk: Uint8Array;
+}
+
+export interface DoneMessage {
+  op: 'done';
+  id: number;
+  outcome: Outcome;
+  metrics: WorkerMetrics;
+  /** The output still buffered when the guest ended (most output of a small guest is only this). */
+  stdout: Uint8Array | undefined;
+  stderr: Uint8Array | undefined;
+}
+
+export type FromWorker = OutputMessage | DoneMessage | StdinRequest;
+
+/** What a worker receives as `workerData`. */
+export interface WorkerSetup {
+  index: number;
+  stdin: StdinChannel;
+  /** One Int32: the worker stores the id of each invocation as it starts it. */
+  running: SharedArrayBuffer;
+  output: OutputBuffers;
+}
