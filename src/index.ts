@@ -1,19 +1,41 @@
 /**
- * isola's library entry point: the WASI preview1 host, module inspection, running a command
- * under a deadline, and the errors and limits they use.
+ * isola's library entry point: the execution engine, the WASI preview1 host, module inspection
+ * and rewriting, and the errors and limits they use.
  */
 
 export type { ErrorCode, SerializedError } from './errors.js';
 export { IsolaError, isIsolaError } from './errors.js';
-export type { WasiLimits } from './limits.js';
-export { resolveWasiLimits, WASI_LIMIT_DEFAULTS, WASI_LIMIT_RANGES } from './limits.js';
+export type { InvocationLimits, RunLimits, WasiLimits } from './limits.js';
+export {
+  INVOCATION_LIMIT_DEFAULTS,
+  INVOCATION_LIMIT_RANGES,
+  RUN_LIMIT_DEFAULTS,
+  RUN_LIMIT_RANGES,
+  resolveWasiLimits,
+  WASI_LIMIT_DEFAULTS,
+  WASI_LIMIT_RANGES,
+} from './limits.js';
 export {
   type CommandConfig,
   type CommandOutcome,
   type DirGrant,
+  ENGINE_DEFAULTS,
+  Engine,
+  type EngineOptions,
+  type Entry,
+  type InstanceMode,
+  Invocation,
+  type InvocationMetrics,
+  type InvocationResult,
+  type InvokeRequest,
+  type LimitName,
+  type LoadedModule,
+  type LoadOptions,
+  type Outcome,
   type RunCommandOptions,
+  type RunResult,
   runCommand,
-} from './runtime/run-command.js';
+} from './runtime/index.js';
 export {
   bytesSource,
   CaptureSink,
@@ -42,12 +64,16 @@ export {
   WasiErrno,
 } from './wasi/index.js';
 export {
+  checkImportSignatures,
   checkImports,
   compileModule,
   describeModule,
+  importMemory,
   limitMemory,
   type ModuleInfo,
   type ModuleKind,
+  type PreinitOptions,
+  preinitialize,
   readHeader,
   requireCommand,
 } from './wasm/index.js';

@@ -18,6 +18,7 @@ if (parentPort) {
       streamedStdin: () => relayedStdin(setup.stdin, port),
     },
     setup.output,
+    setup.memoryPool,
   );
   const running = new Int32Array(setup.running);
   const sweeper = setInterval(() => runner.sweep(performance.now()), runner.sweepIntervalMs / 2);

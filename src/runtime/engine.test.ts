@@ -79,6 +79,21 @@ describe('Engine', () => {
       await assert.rejects(engine.load(component), (error) => isIsolaError(error, 'E_MODULE_COMPONENT'));
     });
 
+    test('loads a module pre-initialized, so no invocation repeats its initialization', async () => {
+      const original = await engine.load(readFileSync(fixturePath('preinit-table')));
+      const snapshot = await engine.load(readFileSync(fixturePath('preinit-table')), {
+        preinitialize: { renames: { _start: 'wizer.resume' }, env: { PREINIT_SEED: '42' } },
+      });
+      assert.notEqual(snapshot.digest, original.digest, 'the snapshot is a module of its own');
+      const cold = await engine.run(original, { env: { PREINIT_SEED: '42' } });
+      const warm = await engine.run(snapshot);
+      assert.deepEqual(warm.outcome, { kind: 'exit', code: 0 });
+      assert.equal(text(warm.stdout), text(cold.stdout), 'the same table either way');
+      // The counters live in the snapshot: initialization ran once, when it was taken, never again.
+      assert.match(text(warm.stderr), /preinitialized=yes init_runs=1 ctor_runs=1 main_runs=1/);
+      assert.match(text(cold.stderr), /preinitialized=no/);
+    });
+
     test('a module that is not loaded cannot be invoked', () => {
       assert.throws(
         () => engine.invoke('0'.repeat(64)),

@@ -41,7 +41,9 @@ import {
   type ModuleKind,
   readHeader,
 } from '../wasm/module-info.js';
+import { type PreinitOptions, preinitialize } from '../wasm/preinit.js';
 import { Invocation, type InvocationResult } from './invocation.js';
+import { MEMORY_POOL_DEFAULTS, type MemoryPoolOptions } from './memory-pool.js';
 import { ModuleCache } from './module-cache.js';
 import type { DirGrant, Entry, InstanceMode, InvocationConfig, MemoryPlan, StdinPlan } from './protocol.js';
 import { WorkerPool } from './worker-pool.js';
@@ -59,6 +61,8 @@ export interface EngineOptions {
   limits?: Partial<InvocationLimits>;
   /** The operator's maxima: no invocation may raise a limit above these. Default: each limit's range. */
   maxLimits?: Partial<InvocationLimits>;
+  /** How each worker keeps recycled memories. Default `MEMORY_POOL_DEFAULTS`. */
+  memoryPool?: Partial<MemoryPoolOptions>;
 }
 
 export const ENGINE_DEFAULTS = Object.freeze({
@@ -94,6 +98,15 @@ export interface InvokeRequest {
   limits?: Partial<InvocationLimits>;
 }
 
+export interface LoadOptions {
+  /**
+   * Snapshot the module after running its initialization function once (with wizer; see
+   * src/wasm/preinit.ts), so that no invocation repeats that work. The loaded module is the
+   * snapshot, addressed by the snapshot's digest.
+   */
+  preinitialize?: PreinitOptions;
+}
+
 export interface RunResult extends InvocationResult {
   stdout: Uint8Array;
   stderr: Uint8Array;
@@ -125,6 +138,11 @@ export class Engine {
     checkOption('spareWorkers', spares, 0, 64);
     checkOption('maxQueue', maxQueue, 0, 1_000_000);
     checkOption('moduleCacheBytes', cacheBytes, 0, Number.MAX_SAFE_INTEGER);
+    const memoryPool = { ...MEMORY_POOL_DEFAULTS, ...options.memoryPool };
+    checkOption('memoryPool.perKey', memoryPool.perKey, 0, 1024);
+    checkOption('memoryPool.total', memoryPool.total, 0, 65_536);
+    checkOption('memoryPool.recycleMaxBytes', memoryPool.recycleMaxBytes, 0, 4 * 1024 * 1024 * 1024);
+    checkOption('memoryPool.idleMs', memoryPool.idleMs, 1, 24 * 60 * 60 * 1000);
     this.#maxima = Object.freeze(resolveLimitMaxima(options.maxLimits));
     // A default above the operator's maximum is lowered to it; an explicit override must fit.
     const defaults = { ...INVOCATION_LIMIT_DEFAULTS };
@@ -133,7 +151,7 @@ export class Engine {
     }
     this.#limits = Object.freeze(resolveInvocationLimits(options.limits ?? {}, defaults, this.#maxima));
     this.#cache = new ModuleCache(cacheBytes, (entry) => this.#pool.forget(entry.digest));
-    this.#pool = new WorkerPool({ workers, spares, maxQueue });
+    this.#pool = new WorkerPool({ workers, spares, maxQueue, memoryPool });
   }
 
   /**
@@ -141,7 +159,8 @@ export class Engine {
    * again returns the cached module (pinned once more). Throws an IsolaError that names the fix
    * for anything isola cannot run.
    */
-  async load(bytes: Uint8Array): Promise<LoadedModule> {
+  async load(bytes: Uint8Array, options: LoadOptions = {}): Promise<LoadedModule> {
+    if (options.preinitialize !== undefined) bytes = await preinitialize(bytes, options.preinitialize);
     const digest = createHash('sha256').update(bytes).digest('hex');
     const cached = this.#cache.get(digest);
     if (cached !== undefined) {

@@ -12,6 +12,7 @@
 import type { SerializedError } from '../errors.js';
 import type { InvocationLimits } from '../limits.js';
 import type { StdinChannel, StdinRequest } from './command-stdio.js';
+import type { MemoryPoolOptions } from './memory-pool.js';
 import type { OutputBuffers } from './output-buffer.js';
 
 /** A host directory granted to the guest. */
@@ -154,4 +155,5 @@ export interface WorkerSetup {
   /** One Int32: the worker stores the id of each invocation as it starts it. */
   running: SharedArrayBuffer;
   output: OutputBuffers;
+  memoryPool: MemoryPoolOptions;
 }

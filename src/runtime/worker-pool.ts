@@ -17,6 +17,7 @@ import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { IsolaError } from '../errors.js';
 import { createStdinChannel, type StdinChannel, StdinRelay } from './command-stdio.js';
+import type { MemoryPoolOptions } from './memory-pool.js';
 import { createOutputBuffers, type OutputBuffers, unsentOutput } from './output-buffer.js';
 import type {
   DoneMessage,
@@ -37,6 +38,8 @@ export interface WorkerPoolOptions {
   spares: number;
   /** Invocations that may wait for a worker; one more is refused with E_OVERLOADED. */
   maxQueue: number;
+  /** How each worker keeps recycled memories. */
+  memoryPool: MemoryPoolOptions;
 }
 
 /** One invocation as the pool handles it. */
@@ -198,6 +201,7 @@ export class WorkerPool {
         stdin,
         running: running.buffer as SharedArrayBuffer,
         output,
+        memoryPool: this.#options.memoryPool,
       } satisfies WorkerSetup,
       // Guest output reaches the main thread as messages, never through the worker's own stdio.
       stdout: true,
