@@ -2,6 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  checkMeasurement,
+  formatAmountRatio,
+  formatBytes,
   formatDuration,
   formatSpeedup,
   MIN_ITERATIONS,
@@ -10,6 +13,7 @@ import {
   speedup,
   summarize,
   timeIterations,
+  type ValueCase,
 } from './harness.js';
 
 describe('quantile', () => {
@@ -80,6 +84,55 @@ describe('formatDuration', () => {
     assert.equal(formatDuration(45_600_000), '45.6 ms');
     assert.equal(formatDuration(1_234_567_890), '1.23 s');
     assert.equal(formatDuration(0.5), '0.5 ns');
+  });
+});
+
+describe('formatBytes', () => {
+  test('picks the largest binary unit that keeps the value at least 1, with three significant digits', () => {
+    assert.equal(formatBytes(512), '512 B');
+    assert.equal(formatBytes(20_582), '20.1 KiB');
+    assert.equal(formatBytes(3 * 1024 * 1024), '3 MiB');
+    assert.equal(formatBytes(1.5 * 1024 ** 3), '1.5 GiB');
+    assert.equal(formatBytes(-2048), '-2 KiB');
+  });
+});
+
+describe('formatAmountRatio', () => {
+  test('reads as "× more" when the contender needs more than the baseline and "× less" otherwise', () => {
+    assert.equal(formatAmountRatio(100, 250), '2.50× more');
+    assert.equal(formatAmountRatio(100, 100), '1.00× more');
+    assert.equal(formatAmountRatio(100, 25), '4.00× less');
+  });
+
+  test('has no ratio unless both amounts are positive', () => {
+    assert.equal(formatAmountRatio(0, 10), 'n/a');
+    assert.equal(formatAmountRatio(10, -5), 'n/a');
+    assert.equal(formatAmountRatio(Number.NaN, 10), 'n/a');
+  });
+});
+
+describe('checkMeasurement', () => {
+  const valueCase: ValueCase = {
+    kind: 'values',
+    name: 'apps',
+    measurement: 'load apps',
+    metrics: [
+      { name: 'rss', unit: 'bytes' },
+      { name: 'load time', unit: 'ns' },
+    ],
+    maxSeconds: 1,
+    baseline: { name: 'old', measure: () => ({}) },
+    contenders: [],
+  };
+
+  test('accepts finite values of declared metrics, some of them left out', () => {
+    assert.deepEqual(checkMeasurement(valueCase, { rss: 1024 }), { rss: 1024 });
+  });
+
+  test('refuses a metric the case does not declare, and values that are not finite numbers', () => {
+    assert.throws(() => checkMeasurement(valueCase, { rsss: 1 }), /has no metric "rsss"/);
+    assert.throws(() => checkMeasurement(valueCase, { rss: Number.NaN }), /not a finite number/);
+    assert.throws(() => checkMeasurement(valueCase, { 'load time': Number.POSITIVE_INFINITY }), /finite/);
   });
 });
 
@@ -160,5 +213,42 @@ describe('renderTable', () => {
     );
     assert.ok(lines.includes('|  | new | 2 | 1 ms | 1 ms | 1 µs | 2.00× faster | 2.00× faster |'));
     assert.ok(lines.includes('|  | broken | – | failed: exit 1 \\| see stderr | | | | |'));
+  });
+
+  test('shows value cases in a table of their own: a row per metric and contender, ratios to the baseline', () => {
+    const table = renderTable({
+      name: 'demo',
+      title: 'a demo',
+      cases: [
+        {
+          kind: 'values',
+          name: 'apps',
+          measurement: 'load 10 apps',
+          metrics: [
+            { name: 'RSS per app', unit: 'bytes' },
+            { name: 'load time', unit: 'ns' },
+          ],
+          results: [
+            {
+              contender: 'old',
+              baseline: true,
+              values: { 'RSS per app': summarize([2048, 4096, 1024]), 'load time': summarize([1500]) },
+            },
+            { contender: 'new', baseline: false, values: { 'RSS per app': summarize([1024]) } },
+            { contender: 'broken', baseline: false, error: 'out of memory\n    at a stack frame' },
+          ],
+        },
+      ],
+    });
+    const lines = table.split('\n');
+    assert.ok(!lines.some((line) => line.includes('| p99 |')), 'no timed table without timed cases');
+    const rows = lines.filter((line) => /^\| (?!case |---)/.test(line));
+    assert.deepEqual(rows, [
+      '| apps (load 10 apps) |  | broken | – | failed: out of memory |  |',
+      '|  | RSS per app | old (baseline) | 3 | 2 KiB | baseline |',
+      '|  |  | new | 1 | 1 KiB | 2.00× less |',
+      '|  | load time | old (baseline) | 1 | 1.5 µs | baseline |',
+      '|  |  | new | – | not measured |  |',
+    ]);
   });
 });

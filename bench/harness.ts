@@ -6,6 +6,11 @@
  * A suite is a file `bench/suites/<name>.ts` exporting `suite: Suite`. Every contender of every
  * case runs in its own child process (see `run.ts` for why), so `prepare()` may load modules,
  * open files and warm caches without biasing its rivals.
+ *
+ * Most cases time an iteration (`BenchCase`). A case whose result is not a time per iteration,
+ * such as the memory a thousand loaded apps hold, is a `ValueCase`: each contender measures once
+ * per process and reports a value per named metric, and the table shows those values and their
+ * ratio to the baseline's.
  */
 
 /** Where a contender runs and how big the run is. */
@@ -44,7 +49,9 @@ export interface IterationPlan {
   readonly maxSeconds: number;
 }
 
+/** A case that times iterations. */
 export interface BenchCase {
+  readonly kind?: 'time';
   /** Short, unique within the suite, usable with `--filter`. */
   readonly name: string;
   /** What one iteration does, e.g. "one run of 100,000 × 16 B fd_write". */
@@ -61,20 +68,79 @@ export interface BenchCase {
   readonly contenders: readonly Contender[];
 }
 
+/** How a measured value is shown. */
+export type ValueUnit = 'bytes' | 'ns';
+
+/** One named quantity a value case measures; lower is better. */
+export interface Metric {
+  /** Shown in the table and used as the key of a measurement, e.g. "RSS per app, loaded". */
+  readonly name: string;
+  readonly unit: ValueUnit;
+}
+
+/** A value per metric name; a metric left out was not measured (e.g. skipped in a quick run). */
+export type Measurement = Readonly<Record<string, number>>;
+
+/** A contender of a value case. */
+export interface Measurer {
+  readonly name: string;
+  /** Runs once in the contender's own process and returns what it measured. */
+  measure(context: CaseContext): Measurement | Promise<Measurement>;
+}
+
+/** A case whose result is a set of measured values (bytes, times), not a time per iteration. */
+export interface ValueCase {
+  readonly kind: 'values';
+  /** Short, unique within the suite, usable with `--filter`. */
+  readonly name: string;
+  /** What one measurement does, e.g. "load 10,000 small apps". */
+  readonly measurement: string;
+  readonly metrics: readonly Metric[];
+  /** The longest one measurement may take (its process is stopped after a grace period beyond). */
+  readonly maxSeconds: number;
+  /** Node/V8 flags for every contender's process. */
+  readonly execArgv?: readonly string[];
+  /** Builds the case's input data once, in the parent, before any contender starts. */
+  setup?(dataDir: string): void | Promise<void>;
+  readonly baseline: Measurer;
+  readonly contenders: readonly Measurer[];
+}
+
+export type Case = BenchCase | ValueCase;
+
+export function isValueCase(benchCase: Case): benchCase is ValueCase {
+  return benchCase.kind === 'values';
+}
+
 export interface Suite {
   /** The file name without `.ts`, e.g. `wasi`. */
   readonly name: string;
   /** A heading for the table, e.g. "isola's WASI vs node:wasi". */
   readonly title: string;
-  readonly cases: readonly BenchCase[];
+  readonly cases: readonly Case[];
 }
 
 /** Fewest timed iterations a contender runs, whatever its time budget says. */
 export const MIN_ITERATIONS = 3;
 
 /** Every contender in a case, baseline first. */
-export function contendersOf(benchCase: BenchCase): Contender[] {
+export function contendersOf<T>(benchCase: { baseline: T; contenders: readonly T[] }): T[] {
   return [benchCase.baseline, ...benchCase.contenders];
+}
+
+/**
+ * A contender's measurement, checked against the case's metrics: every key names a metric and
+ * every value is a finite number. Throws with what is wrong, so a typo does not drop a row.
+ */
+export function checkMeasurement(valueCase: ValueCase, measurement: Measurement): Measurement {
+  const known = new Set(valueCase.metrics.map((metric) => metric.name));
+  for (const [name, value] of Object.entries(measurement)) {
+    if (!known.has(name)) throw new Error(`case ${valueCase.name} has no metric "${name}"`);
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new Error(`metric "${name}" of case ${valueCase.name} is ${value}, not a finite number`);
+    }
+  }
+  return measurement;
 }
 
 /** A promise-like value, recognised without awaiting values that are not one. */
@@ -175,6 +241,36 @@ export function formatDuration(ns: number): string {
   return `${Number(ns.toPrecision(3))} ns`;
 }
 
+const BYTE_UNITS: readonly [number, string][] = [
+  [1024 ** 3, 'GiB'],
+  [1024 ** 2, 'MiB'],
+  [1024, 'KiB'],
+];
+
+/** A byte count with three significant digits and a binary unit, e.g. `20.1 KiB`. */
+export function formatBytes(bytes: number): string {
+  for (const [scale, unit] of BYTE_UNITS) {
+    if (Math.abs(bytes) >= scale) return `${Number((bytes / scale).toPrecision(3))} ${unit}`;
+  }
+  return `${Number(bytes.toPrecision(3))} B`;
+}
+
+export function formatValue(value: number, unit: ValueUnit): string {
+  return unit === 'bytes' ? formatBytes(value) : formatDuration(value);
+}
+
+/**
+ * How a contender's amount compares with the baseline's (lower is better): `2.00× less`,
+ * `1.25× more`. Only positive amounts have a ratio.
+ */
+export function formatAmountRatio(baseline: number, contender: number): string {
+  if (!(baseline > 0 && contender > 0) || !Number.isFinite(baseline) || !Number.isFinite(contender)) {
+    return 'n/a';
+  }
+  const ratio = contender / baseline;
+  return ratio >= 1 ? `${ratio.toFixed(2)}× more` : `${(1 / ratio).toFixed(2)}× less`;
+}
+
 /** One contender's outcome in a case: its summary, or why it failed. */
 export interface ContenderResult {
   readonly contender: string;
@@ -184,6 +280,7 @@ export interface ContenderResult {
 }
 
 export interface CaseResult {
+  readonly kind?: 'time';
   readonly name: string;
   readonly iteration: string;
   readonly opsPerIteration?: number;
@@ -191,15 +288,37 @@ export interface CaseResult {
   readonly results: readonly ContenderResult[];
 }
 
+/** One contender's outcome in a value case: a summary per metric it measured, or why it failed. */
+export interface MeasuredResult {
+  readonly contender: string;
+  readonly baseline: boolean;
+  /** By metric name; one sample per process (round). */
+  readonly values?: Readonly<Record<string, Summary>>;
+  readonly error?: string;
+}
+
+export interface ValueCaseResult {
+  readonly kind: 'values';
+  readonly name: string;
+  readonly measurement: string;
+  readonly metrics: readonly Metric[];
+  readonly execArgv?: readonly string[];
+  readonly results: readonly MeasuredResult[];
+}
+
 export interface SuiteResult {
   readonly name: string;
   readonly title: string;
-  readonly cases: readonly CaseResult[];
+  readonly cases: readonly (CaseResult | ValueCaseResult)[];
 }
 
 /** Keeps a table cell on one line and its pipes from splitting it. */
 function cell(text: string): string {
   return text.replace(/\s+/g, ' ').replaceAll('|', '\\|');
+}
+
+function failedCell(error: string | undefined): string {
+  return `failed: ${cell((error ?? 'no result').split('\n')[0]!)}`;
 }
 
 function ratioCell(baseline: ContenderResult, result: ContenderResult, key: 'median' | 'p99'): string {
@@ -208,39 +327,94 @@ function ratioCell(baseline: ContenderResult, result: ContenderResult, key: 'med
   return formatSpeedup(speedup(baseline.summary[key], result.summary[key]));
 }
 
-/** The markdown table of one suite: a row per contender, ratios against the case's baseline. */
-export function renderTable(suite: SuiteResult): string {
-  const lines = [
-    `### ${suite.name}: ${suite.title}`,
-    '',
-    '| case | contender | n | median | p99 | median / op | median vs baseline | p99 vs baseline |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
-  for (const benchCase of suite.cases) {
-    const baseline = benchCase.results.find((result) => result.baseline);
-    benchCase.results.forEach((result, index) => {
-      const flags = benchCase.execArgv?.length ? `; node ${benchCase.execArgv.join(' ')}` : '';
-      const caseCell = index === 0 ? `${benchCase.name} (${benchCase.iteration}${flags})` : '';
-      const name = result.baseline ? `${result.contender} (baseline)` : result.contender;
-      if (!result.summary || !baseline) {
-        lines.push(
-          `| ${caseCell} | ${name} | – | failed: ${cell((result.error ?? 'no result').split('\n')[0]!)} | | | | |`,
-        );
+function flagsOf(execArgv: readonly string[] | undefined): string {
+  return execArgv?.length ? `; node ${execArgv.join(' ')}` : '';
+}
+
+function contenderCell(result: { contender: string; baseline: boolean }): string {
+  return result.baseline ? `${result.contender} (baseline)` : result.contender;
+}
+
+function timeRows(benchCase: CaseResult): string[] {
+  const baseline = benchCase.results.find((result) => result.baseline);
+  return benchCase.results.map((result, index) => {
+    const caseCell =
+      index === 0 ? `${benchCase.name} (${benchCase.iteration}${flagsOf(benchCase.execArgv)})` : '';
+    const name = contenderCell(result);
+    if (!result.summary || !baseline) {
+      return `| ${caseCell} | ${name} | – | ${failedCell(result.error)} | | | | |`;
+    }
+    const { n, median, p99 } = result.summary;
+    const perOp = benchCase.opsPerIteration ? formatDuration(median / benchCase.opsPerIteration) : '–';
+    return (
+      `| ${caseCell} | ${name} | ${n} | ${formatDuration(median)} | ${formatDuration(p99)} | ${perOp} | ` +
+      `${ratioCell(baseline, result, 'median')} | ${ratioCell(baseline, result, 'p99')} |`
+    );
+  });
+}
+
+/** A row per failed contender, then a row per metric and measured contender, baseline first. */
+function valueRows(valueCase: ValueCaseResult): string[] {
+  const baseline = valueCase.results.find((result) => result.baseline)?.values;
+  const measured = valueCase.results.filter((result) => result.values !== undefined);
+  const rows: string[][] = valueCase.results
+    .filter((result) => result.values === undefined)
+    .map((result) => ['', contenderCell(result), '–', failedCell(result.error), '']);
+  for (const metric of valueCase.metrics) {
+    measured.forEach((result, index) => {
+      const metricCell = index === 0 ? cell(metric.name) : '';
+      const summary = result.values?.[metric.name];
+      if (summary === undefined) {
+        rows.push([metricCell, contenderCell(result), '–', 'not measured', '']);
         return;
       }
-      const { n, median, p99 } = result.summary;
-      const perOp = benchCase.opsPerIteration ? formatDuration(median / benchCase.opsPerIteration) : '–';
-      lines.push(
-        `| ${caseCell} | ${name} | ${n} | ${formatDuration(median)} | ${formatDuration(p99)} | ${perOp} | ` +
-          `${ratioCell(baseline, result, 'median')} | ${ratioCell(baseline, result, 'p99')} |`,
-      );
+      const base = baseline?.[metric.name];
+      let ratio = 'n/a';
+      if (result.baseline) ratio = 'baseline';
+      else if (base !== undefined) ratio = formatAmountRatio(base.median, summary.median);
+      rows.push([
+        metricCell,
+        contenderCell(result),
+        String(summary.n),
+        formatValue(summary.median, metric.unit),
+        ratio,
+      ]);
     });
   }
-  lines.push(
-    '',
-    'Times are per iteration. Ratios are baseline time ÷ contender time from the same run ' +
-      '("× faster" means the contender takes less time). With fewer than 100 samples the p99 is ' +
-      'close to the slowest sample.',
-  );
+  const caseCell = `${valueCase.name} (${valueCase.measurement}${flagsOf(valueCase.execArgv)})`;
+  return rows.map((row, index) => `| ${[index === 0 ? caseCell : '', ...row].join(' | ')} |`);
+}
+
+/**
+ * The markdown tables of one suite: timed cases (a row per contender, ratios against the case's
+ * baseline), then value cases (a row per metric and contender).
+ */
+export function renderTable(suite: SuiteResult): string {
+  const timed = suite.cases.filter((benchCase): benchCase is CaseResult => benchCase.kind !== 'values');
+  const valued = suite.cases.filter((benchCase): benchCase is ValueCaseResult => benchCase.kind === 'values');
+  const lines = [`### ${suite.name}: ${suite.title}`];
+  if (timed.length > 0) {
+    lines.push(
+      '',
+      '| case | contender | n | median | p99 | median / op | median vs baseline | p99 vs baseline |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...timed.flatMap(timeRows),
+      '',
+      'Times are per iteration. Ratios are baseline time ÷ contender time from the same run ' +
+        '("× faster" means the contender takes less time). With fewer than 100 samples the p99 is ' +
+        'close to the slowest sample.',
+    );
+  }
+  if (valued.length > 0) {
+    lines.push(
+      '',
+      '| case | metric | contender | n | median | vs baseline |',
+      '| --- | --- | --- | ---: | ---: | ---: |',
+      ...valued.flatMap(valueRows),
+      '',
+      'Values are medians over n processes, one measurement each; lower is better. Ratios are ' +
+        'contender ÷ baseline from the same run ("× less" means the contender needs less).',
+    );
+  }
   return lines.join('\n');
 }

@@ -7,9 +7,11 @@
  * `--quick` runs each case's smaller iteration plan (a smoke run); `--rounds` (default 2, or 1
  * with `--quick`) splits each contender's iterations over that many processes, alternating the
  * order of contenders between rounds so that a noisy neighbour on this shared machine hits both
- * sides; `--json` also writes every summary to FILE.
+ * sides (a value case's contenders measure once per process, so they get one value per round);
+ * `--json` also writes every summary to FILE.
  *
- * Every contender runs in a fresh child process (this file again, with `--child`). In one
+ * Every contender runs in a fresh child process (this file again, with `--child`, started from
+ * `child.mjs` so that its worker threads do not load tsx). In one
  * process, the contender measured second would inherit the first one's JIT state (inline caches
  * made megamorphic, code tiered up or deoptimised), its heap (old-generation garbage that the
  * second pays to collect) and, for Wasm, tens of GiB of memory reservations still awaiting GC;
@@ -23,18 +25,28 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   type BenchCase,
+  type Case,
   type CaseResult,
   type ContenderResult,
+  checkMeasurement,
   contendersOf,
   type IterationPlan,
+  isValueCase,
+  type MeasuredResult,
+  type Measurement,
   renderTable,
   type Suite,
   type SuiteResult,
+  type Summary,
   summarize,
   timeIterations,
+  type ValueCase,
+  type ValueCaseResult,
 } from './harness.js';
 
 const SUITES_DIR = join(import.meta.dirname, 'suites');
+/** A child's entry: registers tsx, then runs this file (see child.mjs for why not `--import`). */
+const CHILD_ENTRY = join(import.meta.dirname, 'child.mjs');
 
 /** What the parent asks one child process to measure. */
 interface ChildJob {
@@ -43,11 +55,14 @@ interface ChildJob {
   contender: number;
   dataDir: string;
   quick: boolean;
-  plan: IterationPlan;
+  /** How to time a timed case's contender; absent for a value case. */
+  plan: IterationPlan | undefined;
+  /** The child's time budget, beyond which (plus a grace period) it is killed. */
+  maxSeconds: number;
   execArgv: readonly string[];
 }
 
-type ChildReply = { samples: number[] } | { error: string };
+type ChildReply = { samples: number[] } | { values: Measurement } | { error: string };
 
 /** Extra time a child gets beyond its budget (start-up, preparation, warm-up) before it is killed. */
 const CHILD_GRACE_SECONDS = 120;
@@ -67,19 +82,29 @@ function suiteNames(): string[] {
     .sort();
 }
 
-function findCase(suite: Suite, name: string): BenchCase {
+function findCase(suite: Suite, name: string): Case {
   const found = suite.cases.find((benchCase) => benchCase.name === name);
   if (!found) throw new Error(`suite ${suite.name} has no case ${name}`);
   return found;
 }
 
-/** Child side: prepare one contender, time it, send the samples to the parent. */
+function pick<T>(contenders: T[], job: ChildJob): T {
+  const contender = contenders[job.contender];
+  if (contender === undefined) throw new Error(`case ${job.case} has no contender #${job.contender}`);
+  return contender;
+}
+
+/** Child side: prepare one contender, time or measure it, send the result to the parent. */
 async function runChild(job: ChildJob): Promise<ChildReply> {
   try {
     const benchCase = findCase(await loadSuite(job.suite), job.case);
-    const contender = contendersOf(benchCase)[job.contender];
-    if (!contender) throw new Error(`case ${job.case} has no contender #${job.contender}`);
-    const prepared = await contender.prepare({ dataDir: job.dataDir, quick: job.quick });
+    const context = { dataDir: job.dataDir, quick: job.quick };
+    if (isValueCase(benchCase)) {
+      const measurer = pick(contendersOf(benchCase), job);
+      return { values: checkMeasurement(benchCase, await measurer.measure(context)) };
+    }
+    if (job.plan === undefined) throw new Error(`case ${job.case} times iterations but got no plan`);
+    const prepared = await pick(contendersOf(benchCase), job).prepare(context);
     try {
       const gc = (globalThis as { gc?: () => void }).gc;
       return { samples: await timeIterations(prepared, job.plan, gc) };
@@ -94,25 +119,19 @@ async function runChild(job: ChildJob): Promise<ChildReply> {
 /** Parent side: runs one contender in a fresh process and waits for its reply. */
 function spawnChild(job: ChildJob): Promise<ChildReply> {
   return new Promise((resolve) => {
-    const child = fork(import.meta.filename, ['--child', JSON.stringify(job)], {
-      // The tsx loader the parent runs under, plus gc() for the harness; node:wasi's experimental
-      // warning is noise. The child's stdout goes to our stderr so that it cannot corrupt tables.
-      execArgv: [
-        ...process.execArgv,
-        '--expose-gc',
-        '--disable-warning=ExperimentalWarning',
-        ...job.execArgv,
-      ],
+    const child = fork(CHILD_ENTRY, ['--child', JSON.stringify(job)], {
+      // gc() for the harness, and the case's own flags; node:wasi's experimental warning is noise.
+      // Not the parent's execArgv, which loads tsx. The child's stdout goes to our stderr so that
+      // it cannot corrupt tables.
+      execArgv: ['--expose-gc', '--disable-warning=ExperimentalWarning', ...job.execArgv],
       stdio: ['ignore', 2, 'inherit', 'ipc'],
     });
     let reply: ChildReply | undefined;
-    const timer = setTimeout(
-      () => {
-        reply ??= { error: `timed out after ${job.plan.maxSeconds + CHILD_GRACE_SECONDS} s` };
-        child.kill('SIGKILL');
-      },
-      (job.plan.maxSeconds + CHILD_GRACE_SECONDS) * 1000,
-    );
+    const limitSeconds = job.maxSeconds + CHILD_GRACE_SECONDS;
+    const timer = setTimeout(() => {
+      reply ??= { error: `timed out after ${limitSeconds} s` };
+      child.kill('SIGKILL');
+    }, limitSeconds * 1000);
     child.on('message', (message: ChildReply) => {
       reply ??= message;
     });
@@ -132,7 +151,53 @@ function planForRound(plan: IterationPlan, rounds: number): IterationPlan {
   };
 }
 
-async function runCase(
+/**
+ * Runs every contender of a case in `rounds` fresh processes each, alternating the order of
+ * contenders between rounds, and hands each reply to `onReply`. Returns each contender's first
+ * error; a contender that failed is not run again.
+ */
+async function runRounds(
+  suite: Suite,
+  benchCase: Case,
+  rounds: number,
+  job: Pick<ChildJob, 'quick' | 'plan' | 'maxSeconds'>,
+  onReply: (contender: number, reply: Exclude<ChildReply, { error: string }>) => void,
+): Promise<(string | undefined)[]> {
+  const names = contendersOf<{ name: string }>(benchCase).map((contender) => contender.name);
+  const errors = names.map((): string | undefined => undefined);
+  const dataDir = mkdtempSync(join(tmpdir(), `isola-bench-${suite.name}-`));
+  try {
+    await benchCase.setup?.(dataDir);
+    for (let round = 0; round < rounds; round++) {
+      const order = names.map((_, index) => index);
+      if (round % 2 === 1) order.reverse();
+      for (const index of order) {
+        if (errors[index] !== undefined) continue;
+        const label = `${suite.name}/${benchCase.name}: ${names[index]}`;
+        process.stderr.write(`bench: ${label} (round ${round + 1}/${rounds})\n`);
+        const reply = await spawnChild({
+          ...job,
+          suite: suite.name,
+          case: benchCase.name,
+          contender: index,
+          dataDir,
+          execArgv: benchCase.execArgv ?? [],
+        });
+        if ('error' in reply) {
+          errors[index] = reply.error;
+          process.stderr.write(`bench: ${label} failed:\n${reply.error}\n`);
+        } else {
+          onReply(index, reply);
+        }
+      }
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return errors;
+}
+
+async function runTimedCase(
   suite: Suite,
   benchCase: BenchCase,
   quick: boolean,
@@ -140,38 +205,16 @@ async function runCase(
 ): Promise<CaseResult> {
   const contenders = contendersOf(benchCase);
   const samples = contenders.map((): number[] => []);
-  const errors = contenders.map((): string | undefined => undefined);
-  const dataDir = mkdtempSync(join(tmpdir(), `isola-bench-${suite.name}-`));
-  try {
-    await benchCase.setup?.(dataDir);
-    const plan = planForRound(quick ? benchCase.quick : benchCase.full, rounds);
-    for (let round = 0; round < rounds; round++) {
-      const order = contenders.map((_, index) => index);
-      if (round % 2 === 1) order.reverse();
-      for (const index of order) {
-        if (errors[index] !== undefined) continue;
-        const label = `${suite.name}/${benchCase.name}: ${contenders[index]!.name}`;
-        process.stderr.write(`bench: ${label} (round ${round + 1}/${rounds})\n`);
-        const reply = await spawnChild({
-          suite: suite.name,
-          case: benchCase.name,
-          contender: index,
-          dataDir,
-          quick,
-          plan,
-          execArgv: benchCase.execArgv ?? [],
-        });
-        if ('error' in reply) {
-          errors[index] = reply.error;
-          process.stderr.write(`bench: ${label} failed:\n${reply.error}\n`);
-        } else {
-          samples[index]!.push(...reply.samples);
-        }
-      }
-    }
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  const plan = planForRound(quick ? benchCase.quick : benchCase.full, rounds);
+  const errors = await runRounds(
+    suite,
+    benchCase,
+    rounds,
+    { quick, plan, maxSeconds: plan.maxSeconds },
+    (index, reply) => {
+      if ('samples' in reply) samples[index]!.push(...reply.samples);
+    },
+  );
   const results: ContenderResult[] = contenders.map((contender, index) => {
     const base = { contender: contender.name, baseline: index === 0 };
     const error = errors[index];
@@ -182,6 +225,39 @@ async function runCase(
     iteration: benchCase.iteration,
     ...(benchCase.opsPerIteration ? { opsPerIteration: benchCase.opsPerIteration } : {}),
     ...(benchCase.execArgv?.length ? { execArgv: benchCase.execArgv } : {}),
+    results,
+  };
+}
+
+async function runValueCase(
+  suite: Suite,
+  valueCase: ValueCase,
+  quick: boolean,
+  rounds: number,
+): Promise<ValueCaseResult> {
+  const contenders = contendersOf(valueCase);
+  const measured = contenders.map((): Measurement[] => []);
+  const job = { quick, plan: undefined, maxSeconds: valueCase.maxSeconds };
+  const errors = await runRounds(suite, valueCase, rounds, job, (index, reply) => {
+    if ('values' in reply) measured[index]!.push(reply.values);
+  });
+  const results: MeasuredResult[] = contenders.map((contender, index) => {
+    const base = { contender: contender.name, baseline: index === 0 };
+    const error = errors[index];
+    if (error !== undefined) return { ...base, error };
+    const values: Record<string, Summary> = {};
+    for (const { name } of valueCase.metrics) {
+      const samples = measured[index]!.flatMap((measurement) => measurement[name] ?? []);
+      if (samples.length > 0) values[name] = summarize(samples);
+    }
+    return { ...base, values };
+  });
+  return {
+    kind: 'values',
+    name: valueCase.name,
+    measurement: valueCase.measurement,
+    metrics: valueCase.metrics,
+    ...(valueCase.execArgv?.length ? { execArgv: valueCase.execArgv } : {}),
     results,
   };
 }
@@ -216,7 +292,7 @@ async function main(): Promise<number> {
   const rounds = values.rounds === undefined ? (quick ? 1 : 2) : Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds takes a positive integer');
   const filters = (values.filter ?? []).map((filter) => filter.toLowerCase());
-  const selected = (suite: Suite, benchCase: BenchCase): boolean =>
+  const selected = (suite: Suite, benchCase: Case): boolean =>
     filters.length === 0 ||
     filters.some((filter) => `${suite.name}/${benchCase.name}`.toLowerCase().includes(filter));
 
@@ -227,8 +303,14 @@ async function main(): Promise<number> {
     const suite = await loadSuite(name);
     const cases = suite.cases.filter((benchCase) => selected(suite, benchCase));
     if (cases.length === 0) continue;
-    const caseResults: CaseResult[] = [];
-    for (const benchCase of cases) caseResults.push(await runCase(suite, benchCase, quick, rounds));
+    const caseResults: (CaseResult | ValueCaseResult)[] = [];
+    for (const benchCase of cases) {
+      caseResults.push(
+        isValueCase(benchCase)
+          ? await runValueCase(suite, benchCase, quick, rounds)
+          : await runTimedCase(suite, benchCase, quick, rounds),
+      );
+    }
     const result: SuiteResult = { name: suite.name, title: suite.title, cases: caseResults };
     suiteResults.push(result);
     console.log(`${renderTable(result)}\n`);
@@ -249,7 +331,9 @@ async function main(): Promise<number> {
   }
   process.stderr.write(`bench: done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   const failed = suiteResults.some((suite) =>
-    suite.cases.some((benchCase) => benchCase.results.some((result) => result.error !== undefined)),
+    suite.cases.some((benchCase) =>
+      benchCase.results.some((result: { error?: string }) => result.error !== undefined),
+    ),
   );
   return failed ? 1 : 0;
 }
