@@ -5,8 +5,8 @@
  * - A worker runs one invocation at a time; the main thread dispatches the next as soon as it
  *   reports `done`. The deadline is armed at dispatch, so time spent queued does not count.
  * - A guest past its deadline is stopped by terminating its worker (nothing else interrupts Wasm
- *   code); a warm spare takes the worker's place at once and a new spare starts in the
- *   background, so other invocations keep flowing.
+ *   code); a warm spare takes the worker's place at once, and a new spare starts a second later,
+ *   so other invocations keep flowing.
  * - A worker that crashes fails its invocation with E_WORKER_CRASHED and is replaced the same way.
  * - Past `maxQueue` waiting invocations, `submit` refuses at once with E_OVERLOADED rather than
  *   buffer without end.
@@ -75,6 +75,9 @@ interface Slot {
   stopping: { task: Task; outcome: Outcome; startedAt: number } | undefined;
 }
 
+/** How long after a spare is used its replacement starts (see `#topUpSparesLater`). */
+const SPARE_TOP_UP_DELAY_MS = 1000;
+
 /** How long a stopped worker may take to exit before its invocation is settled without it. */
 const EXIT_GRACE_MS = 1000;
 
@@ -91,11 +94,11 @@ export class WorkerPool {
   readonly #slots: Slot[] = [];
   readonly #spares: Slot[] = [];
   readonly #queue: Task[] = [];
-  #queueHead = 0;
   #nextIndex = 0;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   #destroyed = false;
+  #spareTimer: NodeJS.Timeout | undefined;
   /** Workers stopped at a deadline whose invocation is settled when they exit. */
   readonly #stoppingSlots = new Set<Slot>();
 
@@ -147,7 +150,7 @@ export class WorkerPool {
   }
 
   get queued(): number {
-    return this.#queue.length - this.#queueHead;
+    return this.#queue.length;
   }
 
   get running(): number {
@@ -177,8 +180,7 @@ export class WorkerPool {
       'E_ENGINE_CLOSED',
       'the engine was destroyed before this invocation finished',
     );
-    for (const task of this.#queue.splice(this.#queueHead)) this.#fail(task, error, -1, performance.now());
-    this.#queueHead = 0;
+    for (const task of this.#queue.splice(0)) this.#fail(task, error, -1, performance.now());
     for (const slot of this.#slots) {
       const tasks = slot.tasks.splice(0);
       const startedAt = slot.startedAt;
@@ -299,12 +301,9 @@ export class WorkerPool {
   /** Sends queued tasks to the slot while it has room. */
   #refill(slot: Slot): void {
     if (this.#destroyed) return;
-    while (this.queued > 0 && slot.tasks.length < PIPELINE_DEPTH) {
-      const task = this.#queue[this.#queueHead++] as Task;
-      if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-        this.#queue.splice(0, this.#queueHead);
-        this.#queueHead = 0;
-      }
+    while (slot.tasks.length < PIPELINE_DEPTH) {
+      const task = this.#queue.shift();
+      if (task === undefined) break;
       this.#send(slot, task);
     }
     this.#checkDrained();
@@ -342,7 +341,7 @@ export class WorkerPool {
     if (spare !== -1) {
       // A spare that dies idle is simply replaced.
       this.#spares.splice(spare, 1);
-      if (!this.#stopped) this.#spares.push(this.#spawn());
+      this.#topUpSparesLater();
       return;
     }
     if (!this.#slots.includes(slot)) return;
@@ -372,9 +371,25 @@ export class WorkerPool {
     void slot.worker.terminate();
     if (position !== -1 && !this.#destroyed) {
       this.#slots[position] = this.#spares.shift() ?? this.#spawn();
-      if (this.#spares.length < this.#options.spares) this.#spares.push(this.#spawn());
+      this.#topUpSparesLater();
     }
     return waiting;
+  }
+
+  /**
+   * Starts the spares that are missing, a little later. Booting a worker costs ~60 ms of CPU
+   * here; a guest that loops into its deadline over and over would otherwise have a spare booting
+   * beside every invocation it makes, taking a core from the other apps. Meanwhile a worker that
+   * must be replaced is started cold.
+   */
+  #topUpSparesLater(): void {
+    if (this.#spareTimer !== undefined || this.#stopped) return;
+    this.#spareTimer = setTimeout(() => {
+      this.#spareTimer = undefined;
+      if (this.#stopped) return;
+      while (this.#spares.length < this.#options.spares) this.#spares.push(this.#spawn());
+    }, SPARE_TOP_UP_DELAY_MS);
+    this.#spareTimer.unref();
   }
 
   /**
@@ -397,7 +412,7 @@ export class WorkerPool {
       );
       this.#fail(task, error, slot.index, performance.now());
     }
-    this.#queue.splice(this.#queueHead, 0, ...requeue);
+    this.#queue.unshift(...requeue);
     for (const other of this.#slots) if (!this.#destroyed) this.#refill(other);
   }
 
@@ -420,6 +435,7 @@ export class WorkerPool {
   }
 
   async #stopAll(): Promise<void> {
+    clearTimeout(this.#spareTimer);
     const all = [...this.#slots, ...this.#spares];
     this.#slots.length = 0;
     this.#spares.length = 0;
