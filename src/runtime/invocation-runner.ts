@@ -51,6 +51,14 @@ interface ReusedInstance {
   remaining: number;
 }
 
+/** One invocation being run: its config, its output and what is measured. */
+interface Running {
+  config: InvocationConfig;
+  stdout: ChunkedSink;
+  stderr: ChunkedSink;
+  metrics: WorkerMetrics;
+}
+
 export interface RunnerPorts {
   /** Sends an output chunk to the main thread. */
   post(message: OutputMessage): void;
@@ -97,37 +105,81 @@ export class InvocationRunner {
     if (loaded === undefined) {
       outcome = outcomeOf(new Error(`module ${digest} was never sent to this worker`));
     } else if (config.instance.kind === 'reuse') {
-      outcome = this.#runReused(digest, loaded, config, config.instance.invocations, stdout, stderr, metrics);
+      outcome = this.#runReused(
+        digest,
+        loaded,
+        { config, stdout, stderr, metrics },
+        config.instance.invocations,
+      );
     } else {
-      outcome = this.#runFresh(digest, loaded, config, stdout, stderr, metrics);
+      outcome = this.#runFresh(digest, loaded, { config, stdout, stderr, metrics });
     }
     return { op: 'done', id, outcome, metrics, stdout: stdout.rest(), stderr: stderr.rest() };
   }
 
   /** A new instance on a pooled memory, dropped afterwards; the memory goes back zeroed. */
-  #runFresh(
-    digest: string,
-    loaded: LoadedModule,
-    config: InvocationConfig,
-    stdout: ChunkedSink,
-    stderr: ChunkedSink,
-    metrics: WorkerMetrics,
-  ): Outcome {
-    const started = performance.now();
-    const maxPages = memoryMaxPages(loaded.memory, config);
+  #runFresh(digest: string, loaded: LoadedModule, invocation: Running): Outcome {
+    const maxPages = memoryMaxPages(loaded.memory, invocation.config);
     const poolKey = `${digest}:${maxPages}`;
     let memory: WebAssembly.Memory | undefined;
+    const outcome = this.#execute(invocation, () => {
+      if (loaded.memory !== undefined)
+        memory = this.#memories.take(poolKey, loaded.memory.minPages, maxPages);
+      const instance = new WebAssembly.Instance(loaded.module, this.#imports(loaded.memory, memory));
+      return { instance, memory, initialize: true };
+    });
+    if (memory !== undefined) {
+      measureMemory(memory, maxPages, invocation.metrics);
+      this.#memories.give(poolKey, memory, performance.now());
+    }
+    return outcome;
+  }
+
+  /**
+   * An instance kept for up to `invocations` calls. Each call still gets its own descriptors,
+   * environment and stdio (its own `Wasi`, attached to the worker's forwarding imports); memory
+   * and globals carry over, which is what the app asked for. An instance whose call failed in any
+   * way is dropped, never reused.
+   */
+  #runReused(digest: string, loaded: LoadedModule, invocation: Running, invocations: number): Outcome {
+    const maxPages = memoryMaxPages(loaded.memory, invocation.config);
+    const key = `${digest}:${maxPages}`;
+    let kept = this.#reused.get(key);
+    const outcome = this.#execute(invocation, () => {
+      const fresh = kept === undefined;
+      if (kept === undefined) kept = this.#instantiateForReuse(loaded, maxPages, invocations);
+      else invocation.metrics.reusedInstance = true;
+      return { instance: kept.instance, memory: kept.memory, initialize: fresh };
+    });
+    if (kept?.memory !== undefined) measureMemory(kept.memory, maxPages, invocation.metrics);
+    const healthy = outcome.kind === 'return' || (outcome.kind === 'exit' && outcome.code === 0);
+    if (kept !== undefined && healthy && --kept.remaining > 0) this.#reused.set(key, kept);
+    else this.#reused.delete(key);
+    return outcome;
+  }
+
+  /**
+   * Builds the invocation's WASI context, attaches it, gets an instance from `instantiate`, runs
+   * the entry point, and measures both steps. Anything thrown becomes the outcome.
+   */
+  #execute(
+    { config, stdout, stderr, metrics }: Running,
+    instantiate: () => {
+      instance: WebAssembly.Instance;
+      memory: WebAssembly.Memory | undefined;
+      initialize: boolean;
+    },
+  ): Outcome {
+    const started = performance.now();
     let wasi: Wasi | undefined;
     try {
       wasi = buildWasi(config, stdout, stderr, this.#ports);
       this.#preview1.attach(wasi.preview1);
-      if (loaded.memory !== undefined)
-        memory = this.#memories.take(poolKey, loaded.memory.minPages, maxPages);
-      const instance = new WebAssembly.Instance(loaded.module, this.#imports(loaded.memory, memory));
+      const { instance, memory, initialize } = instantiate();
       const running = performance.now();
       metrics.instantiateMs = running - started;
       try {
-        return runEntry(config.entry, instance, memory, wasi, true);
+        return runEntry(config.entry, instance, memory, wasi, initialize);
       } finally {
         metrics.runMs = performance.now() - running;
       }
@@ -136,58 +188,7 @@ export class InvocationRunner {
     } finally {
       this.#preview1.attach(undefined);
       wasi?.close();
-      if (memory !== undefined) {
-        measureMemory(memory, maxPages, metrics);
-        this.#memories.give(poolKey, memory, performance.now());
-      }
     }
-  }
-
-  /**
-   * An instance kept for up to `invocations` calls. Its WASI imports read the current
-   * invocation's context from a slot, so each call still gets its own descriptors, environment
-   * and stdio; memory and globals carry over, which is what the app asked for. An instance whose
-   * call failed in any way is dropped, never reused.
-   */
-  #runReused(
-    digest: string,
-    loaded: LoadedModule,
-    config: InvocationConfig,
-    invocations: number,
-    stdout: ChunkedSink,
-    stderr: ChunkedSink,
-    metrics: WorkerMetrics,
-  ): Outcome {
-    const started = performance.now();
-    const maxPages = memoryMaxPages(loaded.memory, config);
-    const key = `${digest}:${maxPages}`;
-    let kept = this.#reused.get(key);
-    let wasi: Wasi | undefined;
-    let outcome: Outcome;
-    try {
-      wasi = buildWasi(config, stdout, stderr, this.#ports);
-      this.#preview1.attach(wasi.preview1);
-      const fresh = kept === undefined;
-      if (kept === undefined) kept = this.#instantiateForReuse(loaded, maxPages, invocations);
-      else metrics.reusedInstance = true;
-      const running = performance.now();
-      metrics.instantiateMs = running - started;
-      try {
-        outcome = runEntry(config.entry, kept.instance, kept.memory, wasi, fresh);
-      } finally {
-        metrics.runMs = performance.now() - running;
-      }
-    } catch (error) {
-      outcome = outcomeOf(error);
-    } finally {
-      this.#preview1.attach(undefined);
-      wasi?.close();
-    }
-    if (kept?.memory !== undefined) measureMemory(kept.memory, maxPages, metrics);
-    const healthy = outcome.kind === 'return' || (outcome.kind === 'exit' && outcome.code === 0);
-    if (kept !== undefined && healthy && --kept.remaining > 0) this.#reused.set(key, kept);
-    else this.#reused.delete(key);
-    return outcome;
   }
 
   #instantiateForReuse(loaded: LoadedModule, maxPages: number, invocations: number): ReusedInstance {
