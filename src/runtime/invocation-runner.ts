@@ -6,7 +6,13 @@
  * the guest writes, so a large response flows before the guest finishes while a small one costs
  * a single message at the end.
  */
-import { WASI_LIMIT_DEFAULTS, WASM_PAGE_BYTES, type WasiLimits } from '../limits.js';
+import {
+  INVOCATION_LIMIT_DEFAULTS,
+  type InvocationLimits,
+  WASI_LIMIT_DEFAULTS,
+  WASM_PAGE_BYTES,
+  type WasiLimits,
+} from '../limits.js';
 import { ForwardingPreview1 } from '../wasi/forwarding.js';
 import {
   bytesSource,
@@ -35,6 +41,7 @@ import type {
   OutputMessage,
   WorkerMetrics,
 } from './protocol.js';
+import { fromInvokeMessage } from './protocol.js';
 
 /** Output is posted in chunks of at most OUTPUT_CHUNK_BYTES, or as soon as the oldest unsent byte is this old when the guest writes again. */
 export const OUTPUT_FLUSH_MS = 5;
@@ -75,6 +82,8 @@ export class InvocationRunner {
   readonly #preview1 = new ForwardingPreview1();
   /** Unsent stdout and stderr, shared with the main thread; allocated once, as zeroing 64 KiB costs more than hello. */
   readonly #output: readonly [OutputRegion, OutputRegion];
+  /** The previous invocation's limits, for messages that leave them out. */
+  #limits: InvocationLimits = INVOCATION_LIMIT_DEFAULTS;
 
   constructor(
     ports: RunnerPorts,
@@ -88,7 +97,9 @@ export class InvocationRunner {
 
   /** Runs one invocation to its end. Never throws: everything that happens is in the outcome. */
   run(message: InvokeMessage): DoneMessage {
-    const { id, digest, config } = message;
+    const { id, digest } = message;
+    const config = fromInvokeMessage(message, this.#limits);
+    this.#limits = config.limits;
     if (message.module !== undefined)
       this.#modules.set(digest, { module: message.module, memory: message.memory });
     const loaded = this.#modules.get(digest);

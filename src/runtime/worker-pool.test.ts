@@ -44,11 +44,9 @@ describe('WorkerPool', () => {
     const module = await WebAssembly.compile((await wat(HELLO_STDOUT)) as Uint8Array<ArrayBuffer>);
     const pool = new WorkerPool({ workers: 1, spares: 1, maxQueue: 10, memoryPool: MEMORY_POOL_DEFAULTS });
     try {
-      // A config the worker cannot read makes it throw outside any guest: a host bug, which kills the thread.
-      const broken = task(module, 1, {
-        ...CONFIG,
-        instance: undefined as unknown as InvocationConfig['instance'],
-      });
+      // An id the worker cannot record (a BigInt in its Int32 slot) makes it throw outside any
+      // guest: a host bug, which kills the thread.
+      const broken = task(module, 1n as unknown as number, CONFIG);
       const after = task(module, 2, CONFIG);
       pool.submit(broken);
       pool.submit(after);

@@ -16,6 +16,7 @@
 import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import { IsolaError } from '../errors.js';
+import type { InvocationLimits } from '../limits.js';
 import { createStdinChannel, type StdinChannel, StdinRelay } from './command-stdio.js';
 import type { MemoryPoolOptions } from './memory-pool.js';
 import { createOutputBuffers, type OutputBuffers, unsentOutput } from './output-buffer.js';
@@ -29,6 +30,7 @@ import type {
   WorkerMetrics,
   WorkerSetup,
 } from './protocol.js';
+import { toInvokeMessage } from './protocol.js';
 import { spawnWorker } from './spawn-worker.js';
 
 export interface WorkerPoolOptions {
@@ -71,6 +73,8 @@ interface Slot {
   timer: NodeJS.Timeout | undefined;
   /** Unsent guest output, readable here once the worker has stopped. */
   output: OutputBuffers;
+  /** The limits that went with this worker's previous invocation (sent again only when they change). */
+  limits: InvocationLimits | undefined;
   /** Set once the worker is being stopped: the invocation it was running, settled when it exits. */
   stopping: { task: Task; outcome: Outcome; startedAt: number } | undefined;
 }
@@ -220,6 +224,7 @@ export class WorkerPool {
       relay: undefined,
       timer: undefined,
       output,
+      limits: undefined,
       stopping: undefined,
     };
     worker.on('message', (message: FromWorker) => this.#onMessage(slot, message));
@@ -237,14 +242,11 @@ export class WorkerPool {
     if (slot.tasks.length === 1) this.#started(slot);
     const first = !slot.modules.has(task.digest);
     if (first) slot.modules.add(task.digest);
-    slot.worker.postMessage({
-      op: 'invoke',
-      id: task.id,
-      digest: task.digest,
-      module: first ? task.module : undefined,
-      memory: task.memory,
-      config: task.config,
-    } satisfies ToWorker);
+    const module = first ? { module: task.module, memory: task.memory } : undefined;
+    slot.worker.postMessage(
+      toInvokeMessage(task.id, task.digest, task.config, slot.limits, module) satisfies ToWorker,
+    );
+    slot.limits = task.config.limits;
   }
 
   /** The slot's first task has started: arm its deadline and its stdin relay. */
