@@ -125,7 +125,7 @@ export class InvocationRunner {
     } else {
       outcome = this.#runFresh(digest, loaded, { config, stdout, stderr, metrics });
     }
-    return { op: 'done', id, outcome, metrics, stdout: stdout.rest(), stderr: stderr.rest() };
+    return { op: 'done', id, outcome, ...metrics, stdout: stdout.rest(), stderr: stderr.rest() };
   }
 
   /** A new instance on a pooled memory, dropped afterwards; the memory goes back zeroed. */

@@ -288,7 +288,7 @@ export class WorkerPool {
     if (slot.tasks.length > 0) this.#started(slot);
     if (done.stdout !== undefined) task.onOutput(1, done.stdout);
     if (done.stderr !== undefined) task.onOutput(2, done.stderr);
-    task.onDone(done.outcome, done.metrics, slot.index, startedAt);
+    task.onDone(done.outcome, done, slot.index, startedAt);
     this.#refill(slot);
   }
 
