@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'E_OVERLOADED'
   | 'E_ENGINE_CLOSED'
   | 'E_WORKER_CRASHED'
+  | 'E_CGI_RESPONSE_INVALID'
+  | 'E_CGI_EMPTY_RESPONSE'
   | 'E_INTERNAL';
 
 export interface SerializedError {

@@ -1,0 +1,80 @@
+/**
+ * The CGI/1.1 meta-variables for one request (RFC 3875 §4.1), plus the route variables that
+ * Spin's WAGI executor sets, so that a guest written for Spin or WAGI finds what it expects.
+ *
+ * Choices the RFC leaves to the server:
+ * - Every request header becomes `HTTP_<NAME>` (§4.1.18), except Content-Length and Content-Type,
+ *   which are CONTENT_LENGTH and CONTENT_TYPE. Authorization is passed too: isola does not
+ *   authenticate for the app, so the app must see it to do so itself.
+ * - SCRIPT_NAME is the part of the path the route's fixed prefix matched and PATH_INFO the rest,
+ *   decoded (§4.1.5, §4.1.13); X_RAW_PATH_INFO keeps it as sent.
+ */
+
+/** What the HTTP layer knows about a request that the guest's environment is made from. */
+export interface CgiRequest {
+  method: string;
+  url: URL;
+  headers: Headers;
+  /** The client's address. */
+  remoteAddr: string;
+  /** Always HTTP/1.1 or HTTP/1.0, as the client spoke. */
+  protocol: string;
+  route: CgiRoute;
+}
+
+/** How the router matched the request. */
+export interface CgiRoute {
+  /** The route as the manifest wrote it, e.g. `/hello/...`. */
+  pattern: string;
+  /** The part of the path the route's fixed part matched, e.g. `/hello`. */
+  matched: string;
+  /** The rest of the path, raw (still percent-encoded), e.g. `/a/b`; empty when nothing is left. */
+  pathInfo: string;
+}
+
+export const SERVER_SOFTWARE = 'isola/0.1';
+
+/** The environment for the guest, in a stable order: CGI variables, route variables, then headers. */
+export function cgiEnvironment(request: CgiRequest): [string, string][] {
+  const { url, headers, route } = request;
+  const pathInfo = decodePath(route.pathInfo);
+  const env: [string, string][] = [
+    ['AUTH_TYPE', ''],
+    ['GATEWAY_INTERFACE', 'CGI/1.1'],
+    ['PATH_INFO', pathInfo],
+    ['PATH_TRANSLATED', pathInfo],
+    ['QUERY_STRING', url.search.slice(1)],
+    ['REMOTE_ADDR', request.remoteAddr],
+    ['REMOTE_HOST', request.remoteAddr],
+    ['REQUEST_METHOD', request.method],
+    ['SCRIPT_NAME', route.matched],
+    ['SERVER_NAME', url.hostname],
+    ['SERVER_PORT', url.port || (url.protocol === 'https:' ? '443' : '80')],
+    ['SERVER_PROTOCOL', request.protocol],
+    ['SERVER_SOFTWARE', SERVER_SOFTWARE],
+    ['X_MATCHED_ROUTE', route.pattern],
+    ['X_COMPONENT_ROUTE', route.matched],
+    ['X_RAW_COMPONENT_ROUTE', route.pattern],
+    ['X_BASE_PATH', '/'],
+    ['X_RAW_PATH_INFO', route.pathInfo],
+    ['X_FULL_URL', url.href],
+  ];
+  const length = headers.get('content-length');
+  if (length !== null) env.push(['CONTENT_LENGTH', length]);
+  const type = headers.get('content-type');
+  if (type !== null) env.push(['CONTENT_TYPE', type]);
+  for (const [name, value] of headers) {
+    if (name === 'content-length' || name === 'content-type') continue;
+    env.push([`HTTP_${name.toUpperCase().replaceAll('-', '_')}`, value]);
+  }
+  return env;
+}
+
+/** A percent-decoded path; a malformed escape is kept as sent rather than refused. */
+function decodePath(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}

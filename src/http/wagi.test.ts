@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { fixturePath } from '../../test/fixtures/paths.js';
+import { INFINITE_LOOP, UNREACHABLE } from '../../test/support/guests.js';
+import { wat } from '../../test/support/wat.js';
+import { Engine, type LoadedModule, type Outcome } from '../runtime/index.js';
+import type { CgiRequest } from './cgi-env.js';
+import { serveWagi, type WagiComponent, type WagiResult } from './wagi.js';
+
+/** A guest that writes `text` to stdout and exits. */
+function printer(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  const data = Array.from(bytes, (byte) => `\\${byte.toString(16).padStart(2, '0')}`).join('');
+  return `(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 64) "${data}")
+    (func (export "_start")
+      (i32.store (i32.const 0) (i32.const 64))
+      (i32.store (i32.const 4) (i32.const ${bytes.length}))
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
+}
+
+function cgiRequest(request: Request, pattern = '/echo/...', matched = '/echo'): CgiRequest {
+  const url = new URL(request.url);
+  return {
+    method: request.method,
+    url,
+    headers: request.headers,
+    remoteAddr: '127.0.0.1',
+    protocol: 'HTTP/1.1',
+    route: { pattern, matched, pathInfo: url.pathname.slice(matched.length) },
+  };
+}
+
+describe('serveWagi', () => {
+  const engine = new Engine({ workers: 2, spareWorkers: 1 });
+  after(() => engine.destroy());
+  const logged: { stderr: string[]; failures: string[] } = { stderr: [], failures: [] };
+  const log = {
+    stderr: (line: string) => logged.stderr.push(line),
+    failure: (reason: string) => logged.failures.push(reason),
+  };
+  const component = (module: LoadedModule, extra: Partial<WagiComponent> = {}): WagiComponent => ({
+    module,
+    env: [],
+    dirs: [],
+    ...extra,
+  });
+
+  async function serve(module: LoadedModule, request: Request, extra: Partial<WagiComponent> = {}) {
+    return serveWagi(engine, component(module, extra), request, cgiRequest(request), 'req-1', log);
+  }
+
+  function response(result: WagiResult): Response {
+    assert.equal(result.kind, 'response');
+    return (result as Extract<WagiResult, { kind: 'response' }>).response;
+  }
+
+  test('passes the request as CGI variables and stdin, and streams the response back', async () => {
+    const module = await engine.load(readFileSync(fixturePath('cgi-echo')));
+    const request = new Request('http://localhost:3000/echo/a%20b/c?x=1&y=2', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'x-custom': 'yes', 'user-agent': 'test' },
+      body: 'the body',
+    });
+    const reply = response(
+      await serve(module, request, { env: [['REQUEST_METHOD', 'app cannot override']] }),
+    );
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(reply.headers.get('x-echo-method'), 'POST');
+    const text = await reply.text();
+    for (const line of [
+      'method=POST',
+      'script_name=/echo',
+      'path_info=/a b/c',
+      'query=x=1&y=2',
+      'route=/echo/...',
+      'content_type=text/plain',
+      'HTTP_X_CUSTOM=yes',
+      'HTTP_USER_AGENT=test',
+      'body=the body',
+    ]) {
+      assert.ok(text.includes(`${line}\n`), `${line} in:\n${text}`);
+    }
+  });
+
+  test("uses the app's Status and sends its stderr to the log", async () => {
+    const module = await engine.load(readFileSync(fixturePath('cgi-echo')));
+    logged.stderr.length = 0;
+    const result = await serve(module, new Request('http://localhost/echo?status=418&stderr=1'));
+    const reply = response(result);
+    assert.equal(reply.status, 418);
+    await reply.text();
+    assert.deepEqual(await (result as { outcome: Promise<Outcome> }).outcome, { kind: 'exit', code: 0 });
+    assert.deepEqual(logged.stderr, ['cgi-echo: a line for the log']);
+  });
+
+  test('a Location path alone asks the server to serve that path instead', async () => {
+    const module = await engine.load(await wat(printer('Location: /elsewhere\n\n')));
+    assert.deepEqual(await serve(module, new Request('http://localhost/echo')), {
+      kind: 'local-redirect',
+      location: '/elsewhere',
+    });
+  });
+
+  const failures: [string, () => Promise<Uint8Array>, number, RegExp][] = [
+    [
+      'output without the blank line',
+      () => wat(printer('Content-Type: text/plain\nhello')),
+      502,
+      /blank line/,
+    ],
+    ['a bad Status', () => wat(printer('Status: ok\n\n')), 502, /Status field/],
+    ['no output at all', () => wat(printer('')), 500, /wrote nothing/],
+    ['a trap', () => wat(UNREACHABLE), 500, /trapped/],
+  ];
+  for (const [what, guest, status, reason] of failures) {
+    test(`answers ${what} with ${status}, the request id, and the reason in the log only`, async () => {
+      const module = await engine.load(await guest());
+      logged.failures.length = 0;
+      const reply = response(await serve(module, new Request('http://localhost/echo')));
+      assert.equal(reply.status, status);
+      const body = await reply.text();
+      assert.match(body, /request id: req-1/);
+      assert.doesNotMatch(body, reason, 'the reason is not shown to the client');
+      assert.match(logged.failures.join('\n'), reason);
+    });
+  }
+
+  test('answers a guest past its deadline with 504', async () => {
+    const module = await engine.load(await wat(INFINITE_LOOP));
+    const reply = response(
+      await serve(module, new Request('http://localhost/echo'), { limits: { timeoutMs: 100 } }),
+    );
+    assert.equal(reply.status, 504);
+  });
+
+  test('answers a body past maxStdinBytes with 413', async () => {
+    const module = await engine.load(readFileSync(fixturePath('cgi-echo')));
+    const request = new Request('http://localhost/echo', { method: 'POST', body: 'x'.repeat(5000) });
+    const reply = response(await serve(module, request, { limits: { maxStdinBytes: 1000 } }));
+    assert.equal(reply.status, 413);
+  });
+
+  test('answers 503 with Retry-After when the queue is full', async () => {
+    const small = new Engine({ workers: 1, spareWorkers: 0, maxQueue: 0 });
+    try {
+      const module = await small.load(await wat(INFINITE_LOOP));
+      const limits = { timeoutMs: 200 };
+      const request = () => new Request('http://localhost/echo');
+      const busy = [1, 2].map(() =>
+        serveWagi(small, component(module, { limits }), request(), cgiRequest(request()), 'r', log),
+      );
+      const refused = response(
+        await serveWagi(small, component(module, { limits }), request(), cgiRequest(request()), 'r', log),
+      );
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers.get('retry-after'), '1');
+      await Promise.all(busy);
+    } finally {
+      await small.destroy();
+    }
+  });
+});

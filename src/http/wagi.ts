@@ -1,0 +1,209 @@
+/**
+ * The WAGI executor: serves a request with a WASI command, CGI style (RFC 3875), the convention
+ * WAGI introduced and Spin's `wagi` executor implements. The request's meta-variables and the
+ * app's environment become the guest's environment, the request body streams to its stdin, and
+ * its stdout is read as a CGI response whose body streams to the client as the guest writes it.
+ * Its stderr goes to the app's log, line by line.
+ *
+ * How an invocation that went wrong is answered:
+ * - past its deadline before the response head → 504; after it → the body is cut off (the
+ *   client sees an aborted response, never a clean short one);
+ * - a trap, a broken limit, a host error, or no output at all → 500;
+ * - stdin past maxStdinBytes → 413;
+ * - output that is not a CGI response → 502, with the reason in the log;
+ * - the engine's queue full → 503 with `Retry-After`.
+ * Every error body names the request id, so a user can find the log line.
+ */
+import { Readable } from 'node:stream';
+import { isIsolaError } from '../errors.js';
+import type { InvocationLimits } from '../limits.js';
+import type { DirGrant, Engine, InvokeRequest, LoadedModule, Outcome } from '../runtime/index.js';
+import { type CgiRequest, cgiEnvironment } from './cgi-env.js';
+import { type CgiResponse, readCgiResponse } from './cgi-response.js';
+
+/** One component as the WAGI executor runs it: the loaded module and its grants. */
+export interface WagiComponent {
+  module: LoadedModule;
+  /** The app's environment variables; CGI variables of the same name take precedence. */
+  env: readonly (readonly [string, string])[];
+  dirs: readonly DirGrant[];
+  limits?: Partial<InvocationLimits>;
+  instance?: InvokeRequest['instance'];
+  /** argv[0]; default: the route's matched path (SCRIPT_NAME), as WAGI does. */
+  argv0?: string;
+}
+
+/** What the executor reports to the server besides the response. */
+export interface WagiLog {
+  /** One line the guest wrote to stderr. */
+  stderr(line: string): void;
+  /** Why an invocation was answered with an error status; not shown to the client. */
+  failure(reason: string, outcome: Outcome | undefined): void;
+}
+
+export type WagiResult =
+  /** `outcome` settles when the guest has ended; undefined when no guest ran (refused or overloaded). */
+  | { kind: 'response'; response: Response; outcome: Promise<Outcome | undefined> }
+  /** RFC 3875 §6.2.2: the server should serve `location` instead, as a new request. */
+  | { kind: 'local-redirect'; location: string };
+
+/** Seconds a client is asked to wait after a 503 from a full queue. */
+export const OVERLOAD_RETRY_AFTER_SECONDS = 1;
+
+export async function serveWagi(
+  engine: Engine,
+  component: WagiComponent,
+  request: Request,
+  cgi: CgiRequest,
+  requestId: string,
+  log: WagiLog,
+): Promise<WagiResult> {
+  let invocation: ReturnType<Engine['invoke']>;
+  try {
+    invocation = engine.invoke(component.module, {
+      args: argvOf(component, cgi),
+      env: [...component.env, ...cgiEnvironment(cgi)],
+      dirs: component.dirs,
+      ...(request.body === null ? {} : { stdin: Readable.fromWeb(request.body as never) }),
+      ...(component.limits === undefined ? {} : { limits: component.limits }),
+      ...(component.instance === undefined ? {} : { instance: component.instance }),
+    });
+  } catch (error) {
+    if (isIsolaError(error, 'E_OVERLOADED')) {
+      log.failure(error.message, undefined);
+      return errorResult(503, requestId, undefined, { 'retry-after': String(OVERLOAD_RETRY_AFTER_SECONDS) });
+    }
+    log.failure(error instanceof Error ? error.message : String(error), undefined);
+    return errorResult(500, requestId, undefined);
+  }
+  forwardLines(invocation.stderr, log.stderr);
+  const outcome = invocation.result.then((result) => result.outcome);
+  let cgiResponse: CgiResponse;
+  try {
+    cgiResponse = await readCgiResponse(invocation.stdout);
+  } catch (error) {
+    const ended = await outcome;
+    const status = failureStatus(ended, error);
+    log.failure(reasonOf(ended, error), ended);
+    return errorResult(status, requestId, ended);
+  }
+  const { head } = cgiResponse;
+  if (head.kind === 'local-redirect') return { kind: 'local-redirect', location: head.location };
+  const headers = new Headers();
+  for (const [name, value] of head.headers) headers.append(name, value);
+  const status = head.status;
+  const body = bodyStream(cgiResponse.body, outcome, log);
+  const init: ResponseInit = { status, headers };
+  if (head.kind === 'document' && head.statusText !== '') init.statusText = head.statusText;
+  return { kind: 'response', response: new Response(nullBodyStatus(status) ? null : body, init), outcome };
+}
+
+/** WAGI's argv: argv[0], then the query's `+`-separated words when it has no `=` (RFC 3875 §4.4). */
+function argvOf(component: WagiComponent, cgi: CgiRequest): string[] {
+  const argv = [component.argv0 ?? (cgi.route.matched || '/')];
+  const query = cgi.url.search.slice(1);
+  if (query !== '' && !query.includes('=')) {
+    for (const word of query.split('+')) {
+      try {
+        argv.push(decodeURIComponent(word));
+      } catch {
+        argv.push(word);
+      }
+    }
+  }
+  return argv;
+}
+
+/** The body the client gets; errored if the guest did not end well, so a cut body is never a clean one. */
+function bodyStream(
+  chunks: AsyncIterable<Uint8Array>,
+  outcome: Promise<Outcome>,
+  log: WagiLog,
+): ReadableStream {
+  const iterator = chunks[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (!next.done) {
+        controller.enqueue(next.value);
+        return;
+      }
+      const ended = await outcome;
+      if (ended.kind === 'exit' || ended.kind === 'return') {
+        controller.close();
+        return;
+      }
+      const reason = reasonOf(ended, undefined);
+      log.failure(`the response was cut off: ${reason}`, ended);
+      controller.error(new Error(reason));
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+}
+
+function failureStatus(outcome: Outcome, parseError: unknown): number {
+  if (outcome.kind === 'timeout') return 504;
+  if (outcome.kind === 'limit' && outcome.limit === 'maxStdinBytes') return 413;
+  if (outcome.kind !== 'exit') return 500;
+  return isIsolaError(parseError, 'E_CGI_RESPONSE_INVALID') ? 502 : 500;
+}
+
+function reasonOf(outcome: Outcome, parseError: unknown): string {
+  switch (outcome.kind) {
+    case 'timeout':
+      return `the app ran past its ${outcome.afterMs} ms deadline`;
+    case 'trap':
+      return `the app trapped: ${outcome.message}`;
+    case 'limit':
+      return outcome.message;
+    case 'error':
+      return `${outcome.error.code}: ${outcome.error.message}`;
+    default: {
+      const exit = outcome.kind === 'exit' ? ` (exit code ${outcome.code})` : '';
+      return `${parseError instanceof Error ? parseError.message : String(parseError)}${exit}`;
+    }
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  413: 'Content Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+function errorResult(
+  status: number,
+  requestId: string,
+  outcome: Outcome | undefined,
+  extra: Record<string, string> = {},
+): WagiResult {
+  const text = `${status} ${STATUS_TEXT[status] ?? 'Error'}\nrequest id: ${requestId}\n`;
+  const response = new Response(text, {
+    status,
+    headers: { 'content-type': 'text/plain; charset=utf-8', ...extra },
+  });
+  return { kind: 'response', response, outcome: Promise.resolve(outcome) };
+}
+
+/** 204, 205 and 304 responses have no body (RFC 9110 §15.3.5, §15.3.6, §15.4.5). */
+function nullBodyStatus(status: number): boolean {
+  return status === 204 || status === 205 || status === 304;
+}
+
+/** Calls `line` for each line of `stream` (the last one even without a newline). */
+function forwardLines(stream: Readable, line: (text: string) => void): void {
+  let pending = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const parts = (pending + chunk).split('\n');
+    pending = parts.pop() ?? '';
+    for (const part of parts) line(part);
+  });
+  stream.on('end', () => {
+    if (pending !== '') line(pending);
+  });
+}
