@@ -99,7 +99,7 @@ function parseHead(block: string): CgiHead {
   const status = field('status');
   const location = field('location');
   const headers = fields.filter(([name]) => !DROPPED_FIELDS.has(name.toLowerCase()));
-  if (location !== undefined && location.startsWith('/') && status === undefined) {
+  if (location?.startsWith('/') && status === undefined) {
     return { kind: 'local-redirect', location };
   }
   const { code, text } =
