@@ -6,8 +6,10 @@
  * - Every request header becomes `HTTP_<NAME>` (§4.1.18), except Content-Length and Content-Type,
  *   which are CONTENT_LENGTH and CONTENT_TYPE. Authorization is passed too: isola does not
  *   authenticate for the app, so the app must see it to do so itself.
- * - SCRIPT_NAME is the part of the path the route's fixed prefix matched and PATH_INFO the rest,
- *   decoded (§4.1.5, §4.1.13); X_RAW_PATH_INFO keeps it as sent.
+ * - SCRIPT_NAME is the app's mount prefix plus the part of the path the route's fixed part
+ *   matched, and PATH_INFO the rest, decoded (§4.1.5, §4.1.13) except that an encoded slash
+ *   (`%2F`) stays encoded: decoding it would turn `/..%2Fadmin`, which the router kept inside
+ *   the route, into `/../admin`. X_RAW_PATH_INFO keeps the rest exactly as sent.
  */
 
 /** What the HTTP layer knows about a request that the guest's environment is made from. */
@@ -24,6 +26,8 @@ export interface CgiRequest {
 
 /** How the router matched the request. */
 export interface CgiRoute {
+  /** The app's mount prefix, e.g. `/shop`; empty when the app is mounted at the root. */
+  base: string;
   /** The route as the manifest wrote it, e.g. `/hello/...`. */
   pattern: string;
   /** The part of the path the route's fixed part matched, e.g. `/hello`. */
@@ -47,15 +51,15 @@ export function cgiEnvironment(request: CgiRequest): [string, string][] {
     ['REMOTE_ADDR', request.remoteAddr],
     ['REMOTE_HOST', request.remoteAddr],
     ['REQUEST_METHOD', request.method],
-    ['SCRIPT_NAME', route.matched],
+    ['SCRIPT_NAME', route.base + route.matched],
     ['SERVER_NAME', url.hostname],
     ['SERVER_PORT', url.port || (url.protocol === 'https:' ? '443' : '80')],
     ['SERVER_PROTOCOL', request.protocol],
     ['SERVER_SOFTWARE', SERVER_SOFTWARE],
-    ['X_MATCHED_ROUTE', route.pattern],
+    ['X_MATCHED_ROUTE', route.base + route.pattern],
     ['X_COMPONENT_ROUTE', route.matched],
     ['X_RAW_COMPONENT_ROUTE', route.pattern],
-    ['X_BASE_PATH', '/'],
+    ['X_BASE_PATH', route.base || '/'],
     ['X_RAW_PATH_INFO', route.pathInfo],
     ['X_FULL_URL', url.href],
   ];
@@ -70,11 +74,18 @@ export function cgiEnvironment(request: CgiRequest): [string, string][] {
   return env;
 }
 
-/** A percent-decoded path; a malformed escape is kept as sent rather than refused. */
+/** A percent-decoded path, except `%2F`; a malformed escape is kept as sent rather than refused. */
 function decodePath(raw: string): string {
+  return raw
+    .split(/(%2[Ff])/)
+    .map((part, index) => (index % 2 === 1 ? part : decodePart(part)))
+    .join('');
+}
+
+function decodePart(part: string): string {
   try {
-    return decodeURIComponent(raw);
+    return decodeURIComponent(part);
   } catch {
-    return raw;
+    return part;
   }
 }

@@ -30,7 +30,7 @@ function cgiRequest(request: Request, pattern = '/echo/...', matched = '/echo'):
     headers: request.headers,
     remoteAddr: '127.0.0.1',
     protocol: 'HTTP/1.1',
-    route: { pattern, matched, pathInfo: url.pathname.slice(matched.length) },
+    route: { base: '', pattern, matched, pathInfo: url.pathname.slice(matched.length) },
   };
 }
 
@@ -85,6 +85,12 @@ describe('serveWagi', () => {
     ]) {
       assert.ok(text.includes(`${line}\n`), `${line} in:\n${text}`);
     }
+  });
+
+  test('keeps an encoded slash encoded in PATH_INFO, so it cannot become a parent path', async () => {
+    const module = await engine.load(readFileSync(fixturePath('cgi-echo')));
+    const reply = response(await serve(module, new Request('http://localhost/echo/..%2Fadmin')));
+    assert.match(await reply.text(), /^path_info=\/..%2Fadmin$/m);
   });
 
   test("uses the app's Status and sends its stderr to the log", async () => {

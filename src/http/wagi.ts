@@ -100,7 +100,7 @@ export async function serveWagi(
 
 /** WAGI's argv: argv[0], then the query's `+`-separated words when it has no `=` (RFC 3875 §4.4). */
 function argvOf(component: WagiComponent, cgi: CgiRequest): string[] {
-  const argv = [component.argv0 ?? (cgi.route.matched || '/')];
+  const argv = [component.argv0 ?? (cgi.route.base + cgi.route.matched || '/')];
   const query = cgi.url.search.slice(1);
   if (query !== '' && !query.includes('=')) {
     for (const word of query.split('+')) {
