@@ -1,8 +1,23 @@
 /**
  * isola's library entry point: the execution engine, the WASI preview1 host, module inspection
- * and rewriting, and the errors and limits they use.
+ * and rewriting, the app manifest and its lock, and the errors and limits they use.
  */
 
+export {
+  LOCK_DEFAULTS,
+  LOCKED_APP_VERSION,
+  type LockedApp,
+  type LockedComponent,
+  type LockedDirectoryEntry,
+  type LockedExecutor,
+  type LockedInstanceMode,
+  type LockedMount,
+  type LockedRoute,
+  type LockedSource,
+  type LockOptions,
+  lockApp,
+  lockManifest,
+} from './app/index.js';
 export type { ErrorCode, SerializedError } from './errors.js';
 export { IsolaError, isIsolaError } from './errors.js';
 export type { InvocationLimits, RunLimits, WasiLimits } from './limits.js';
@@ -15,6 +30,15 @@ export {
   WASI_LIMIT_DEFAULTS,
   WASI_LIMIT_RANGES,
 } from './limits.js';
+export {
+  findManifest,
+  MANIFEST_LIMITS,
+  type Manifest,
+  parseManifest,
+  parseRoute,
+  type RouteSegment,
+  readManifest,
+} from './manifest/index.js';
 export {
   type CommandConfig,
   type CommandOutcome,

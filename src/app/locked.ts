@@ -1,0 +1,104 @@
+/**
+ * The locked app: an authored manifest resolved into the only form the runtime, the server and
+ * the registry consume. Every path is absolute, every byte the guest can see is named by its
+ * sha256 (so a change is detectable by comparing two locks), every limit is checked against its
+ * range, and every route knows its component and executor. Plain JSON: it survives
+ * `JSON.stringify` and a worker boundary unchanged.
+ */
+import type { InvocationLimits } from '../limits.js';
+import type { ManifestFormat } from '../manifest/manifest.js';
+
+/** The version of this format; a consumer refuses a lock of another. */
+export const LOCKED_APP_VERSION = 1;
+
+export interface LockedApp {
+  lockedAppVersion: typeof LOCKED_APP_VERSION;
+  /** The manifest it was locked from. */
+  manifest: { path: string; format: ManifestFormat };
+  application: LockedApplication;
+  /** In the manifest's order. */
+  components: readonly LockedComponent[];
+  /** In the manifest's order; no two match the same requests. */
+  routes: readonly LockedRoute[];
+}
+
+export interface LockedApplication {
+  name: string;
+  version?: string;
+  description?: string;
+  authors: readonly string[];
+}
+
+export interface LockedComponent {
+  name: string;
+  source: LockedSource;
+  /** What the guest sees of the host's files; every mount is read-only. */
+  files: readonly LockedMount[];
+  environment: Readonly<Record<string, string>>;
+  /** Overrides of the engine's invocation limits, each within its range; absent keys take the engine's. */
+  limits: Readonly<Partial<InvocationLimits>>;
+  instance: LockedInstanceMode;
+}
+
+/** The component's WebAssembly file: a WASI preview1 core module. */
+export interface LockedSource {
+  path: string;
+  /** Lowercase hex. */
+  sha256: string;
+  byteLength: number;
+}
+
+export type LockedMount = LockedDirectoryMount | LockedFileMount;
+
+/** A host directory that appears, whole and read-only, at `guestPath`. */
+export interface LockedDirectoryMount {
+  kind: 'directory';
+  hostPath: string;
+  guestPath: string;
+  /** Everything beneath it, by path relative to it ('/'-separated), sorted by code unit. */
+  entries: readonly LockedDirectoryEntry[];
+}
+
+/** One host file that appears read-only at `guestPath` (a file path in the guest). */
+export interface LockedFileMount {
+  kind: 'file';
+  hostPath: string;
+  guestPath: string;
+  sha256: string;
+  byteLength: number;
+}
+
+export type LockedDirectoryEntry =
+  /** A regular file. */
+  | { path: string; sha256: string; byteLength: number }
+  /** A symbolic link, with its target as written (not followed). */
+  | { path: string; symlink: string };
+
+export type LockedInstanceMode =
+  /** A new instance per invocation (the default). */
+  | { kind: 'fresh' }
+  /** One instance serves up to `invocations` invocations (`instance_reuse`). */
+  | { kind: 'reuse'; invocations: number };
+
+export interface LockedRoute {
+  /** As the manifest wrote it (already checked): `/hello`, `/hello/...`, `/users/:id`. */
+  route: string;
+  component: string;
+  executor: LockedExecutor;
+}
+
+/**
+ * How a request reaches the component: WAGI, i.e. CGI over a WASI command (RFC 3875, as
+ * Spin's `wagi` executor does it).
+ */
+export interface LockedExecutor {
+  type: 'wagi';
+  /** The exported function to run: `_start` unless the manifest named another. */
+  entrypoint: string;
+  /** The argv template; `${SCRIPT_NAME}` and `${ARGS}` are replaced per request. */
+  argv: string;
+}
+
+/** WAGI's argv when the manifest sets none: the script name, then the query's arguments. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: WAGI's own placeholders, replaced per request.
+export const DEFAULT_WAGI_ARGV = '${SCRIPT_NAME} ${ARGS}';

@@ -1,0 +1,78 @@
+/**
+ * The authored manifest as isola reads it: `isola.toml` (`manifest_version = 1`) or a Spin
+ * `spin.toml` (`spin_manifest_version = 2`), checked and normalized, with paths still as the
+ * author wrote them (relative to the manifest's directory). Nothing here has touched the disk:
+ * `lockApp` (src/app/lock.ts) resolves it into the locked app that the runtime consumes.
+ */
+import type { ManifestLimits } from './limits.js';
+
+/** Which file format the manifest was written in. */
+export type ManifestFormat = 'isola' | 'spin';
+
+export interface Manifest {
+  format: ManifestFormat;
+  application: ApplicationInfo;
+  /** `[[trigger.http]]`, in the manifest's order. */
+  httpTriggers: readonly HttpTrigger[];
+  /** `[component.NAME]`, in the manifest's order. */
+  components: readonly ComponentManifest[];
+}
+
+export interface ApplicationInfo {
+  /** Letters, digits, `-` and `_`. */
+  name: string;
+  version?: string;
+  description?: string;
+  authors: readonly string[];
+}
+
+export interface HttpTrigger {
+  /** Its key path, e.g. `trigger.http[0]`, for messages. */
+  key: string;
+  /** Checked with `parseRoute`. */
+  route: string;
+  /** A key of `[component]`. */
+  component: string;
+  /** Spin's executor setting; absent: inferred at lock from the module. */
+  executor?: WagiExecutorSettings;
+}
+
+/** `executor = { type = "wagi", argv = "...", entrypoint = "..." }` (Spin's WAGI executor). */
+export interface WagiExecutorSettings {
+  type: 'wagi';
+  /** The guest's argv as one string; `${SCRIPT_NAME}` and `${ARGS}` are replaced per request. */
+  argv?: string;
+  /** The exported function to call instead of `_start`. */
+  entrypoint?: string;
+}
+
+export interface ComponentManifest {
+  /** The key of `[component.NAME]`: kebab-case. */
+  name: string;
+  description?: string;
+  /** Path of the `.wasm` file, relative to the manifest's directory. */
+  source: string;
+  files: readonly FileMount[];
+  environment: Readonly<Record<string, string>>;
+  /** `[component.NAME.limits]`, in the manifest's units; ranges are checked at lock. */
+  limits: ManifestLimits;
+  /** `instance_reuse = N`: one instance serves up to N invocations. Absent: a fresh instance each. */
+  instanceReuse?: number;
+  build?: BuildSettings;
+}
+
+export type FileMount =
+  /** `"path"` or `"glob/**\/*.txt"`: every matching file at the same path in the guest. */
+  | { kind: 'pattern'; key: string; pattern: string }
+  /** `{ source = "dir-or-file", destination = "/guest/path" }`. */
+  | { kind: 'placement'; key: string; source: string; destination: string };
+
+/** `[component.NAME.build]`, as Spin has it. */
+export interface BuildSettings {
+  /** Shell commands, run in order. */
+  commands: readonly string[];
+  /** Where the commands run, relative to the manifest's directory; absent: that directory. */
+  workdir?: string;
+  /** Globs (relative to `workdir`) whose changes call for a rebuild. */
+  watch: readonly string[];
+}
