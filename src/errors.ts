@@ -40,6 +40,8 @@ export type ErrorCode =
   | 'E_APP_FILES_LIMIT'
   | 'E_CGI_RESPONSE_INVALID'
   | 'E_CGI_EMPTY_RESPONSE'
+  | 'E_APP_BUILD_FAILED'
+  | 'E_LISTEN_FAILED'
   | 'E_INTERNAL';
 
 export interface SerializedError {

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { defineRunCommand, RUN_EXIT_CODES, type RunOutput, usageErrorWriter } from './run.js';
+import { defineUpCommand } from './up.js';
 
 /** Runs the `isola` command line with `argv` (the arguments after `isola`); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -19,9 +20,11 @@ export async function main(argv: string[]): Promise<number> {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({ outputError: usageErrorWriter('isola --help') });
-  defineRunCommand(program, output, (code) => {
+  const done = (code: number) => {
     exitCode = code;
-  });
+  };
+  defineRunCommand(program, output, done);
+  defineUpCommand(program, output, done);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {

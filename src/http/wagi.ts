@@ -29,9 +29,19 @@ export interface WagiComponent {
   dirs: readonly DirGrant[];
   limits?: Partial<InvocationLimits>;
   instance?: InvokeRequest['instance'];
-  /** argv[0]; default: the route's matched path (SCRIPT_NAME), as WAGI does. */
-  argv0?: string;
+  /** The exported function to run; default `_start`. */
+  entrypoint?: string;
+  /**
+   * The argv template, words separated by spaces; `${SCRIPT_NAME}` and `${ARGS}` are replaced
+   * per request. Default WAGI's, `${SCRIPT_NAME} ${ARGS}`.
+   */
+  argv?: string;
 }
+
+/** WAGI's placeholders (plain strings, not templates), replaced per request. */
+const SCRIPT_NAME = '$' + '{SCRIPT_NAME}';
+const ARGS = '$' + '{ARGS}';
+const DEFAULT_ARGV = `${SCRIPT_NAME} ${ARGS}`;
 
 /** What the executor reports to the server besides the response. */
 export interface WagiLog {
@@ -62,6 +72,9 @@ export async function serveWagi(
   try {
     invocation = engine.invoke(component.module, {
       args: argvOf(component, cgi),
+      ...(component.entrypoint === undefined || component.entrypoint === '_start'
+        ? {}
+        : { entry: { function: component.entrypoint } }),
       env: [...component.env, ...cgiEnvironment(cgi)],
       dirs: component.dirs,
       ...(request.body === null ? {} : { stdin: Readable.fromWeb(request.body as never) }),
@@ -98,20 +111,30 @@ export async function serveWagi(
   return { kind: 'response', response: new Response(nullBodyStatus(status) ? null : body, init), outcome };
 }
 
-/** WAGI's argv: argv[0], then the query's `+`-separated words when it has no `=` (RFC 3875 §4.4). */
+/**
+ * WAGI's argv from its template: `${SCRIPT_NAME}` is the matched path, `${ARGS}` the query's
+ * `+`-separated words when it has no `=` (RFC 3875 §4.4), each its own argument.
+ */
 function argvOf(component: WagiComponent, cgi: CgiRequest): string[] {
-  const argv = [component.argv0 ?? (cgi.route.base + cgi.route.matched || '/')];
-  const query = cgi.url.search.slice(1);
-  if (query !== '' && !query.includes('=')) {
-    for (const word of query.split('+')) {
-      try {
-        argv.push(decodeURIComponent(word));
-      } catch {
-        argv.push(word);
-      }
-    }
+  const scriptName = cgi.route.base + cgi.route.matched || '/';
+  const argv: string[] = [];
+  for (const word of (component.argv ?? DEFAULT_ARGV).split(' ')) {
+    if (word === '') continue;
+    if (word === ARGS) argv.push(...queryArgs(cgi.url.search.slice(1)));
+    else argv.push(word.replaceAll(SCRIPT_NAME, scriptName));
   }
   return argv;
+}
+
+function queryArgs(query: string): string[] {
+  if (query === '' || query.includes('=')) return [];
+  return query.split('+').map((word) => {
+    try {
+      return decodeURIComponent(word);
+    } catch {
+      return word;
+    }
+  });
 }
 
 /** The body the client gets; errored if the guest did not end well, so a cut body is never a clean one. */

@@ -30,4 +30,5 @@ if (parentPort) {
       port.postMessage(runner.run(message) satisfies FromWorker);
     }
   });
+  port.postMessage({ op: 'ready' } satisfies FromWorker);
 }

@@ -211,7 +211,12 @@ export interface DoneMessage extends WorkerMetrics {
   stderr: Uint8Array | undefined;
 }
 
-export type FromWorker = OutputMessage | DoneMessage | StdinRequest;
+/** Sent once, when the worker listens: deadlines of invocations sent before it start only now. */
+export interface ReadyMessage {
+  op: 'ready';
+}
+
+export type FromWorker = ReadyMessage | OutputMessage | DoneMessage | StdinRequest;
 
 /** What a worker receives as `workerData`. */
 export interface WorkerSetup {

@@ -69,6 +69,12 @@ interface Slot {
   tasks: Task[];
   /** When the first task started, as far as this thread knows. */
   startedAt: number;
+  /**
+   * Whether the worker has said it listens. Invocations may be sent before (they wait in its
+   * port), but a deadline starts only once the worker can run: booting (~60 ms, more under tsx)
+   * is not the guest's time.
+   */
+  ready: boolean;
   relay: StdinRelay | undefined;
   timer: NodeJS.Timeout | undefined;
   /** Unsent guest output, readable here once the worker has stopped. */
@@ -221,6 +227,7 @@ export class WorkerPool {
       modules: new Set(),
       tasks: [],
       startedAt: 0,
+      ready: false,
       relay: undefined,
       timer: undefined,
       output,
@@ -239,7 +246,9 @@ export class WorkerPool {
 
   #send(slot: Slot, task: Task): void {
     slot.tasks.push(task);
-    if (slot.tasks.length === 1) this.#started(slot);
+    // A worker with work keeps the process alive (its deadline timer may not be armed yet).
+    if (slot.tasks.length === 1) slot.worker.ref();
+    if (slot.tasks.length === 1 && slot.ready) this.#started(slot);
     const first = !slot.modules.has(task.digest);
     if (first) slot.modules.add(task.digest);
     const module = first ? { module: task.module, memory: task.memory } : undefined;
@@ -261,6 +270,11 @@ export class WorkerPool {
   }
 
   #onMessage(slot: Slot, message: FromWorker): void {
+    if (message.op === 'ready') {
+      slot.ready = true;
+      if (slot.tasks.length > 0 && slot.stopping === undefined) this.#started(slot);
+      return;
+    }
     if (message.op === 'stdin-read') {
       if (slot.relay !== undefined) void slot.relay.serve(message);
       return;
@@ -286,6 +300,7 @@ export class WorkerPool {
     this.#stopDeadline(slot);
     slot.tasks.shift();
     if (slot.tasks.length > 0) this.#started(slot);
+    else slot.worker.unref();
     if (done.stdout !== undefined) task.onOutput(1, done.stdout);
     if (done.stderr !== undefined) task.onOutput(2, done.stderr);
     task.onDone(done.outcome, done, slot.index, startedAt);

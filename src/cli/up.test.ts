@@ -1,0 +1,192 @@
+/**
+ * `isola up` end to end: each test starts the CLI in a fresh Node process (through tsx, the same
+ * `main(argv)` that bin/isola.js calls) on port 0, makes real HTTP requests, and stops it with
+ * SIGTERM. The examples in examples/ are served as a user would serve them.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const MAIN = new URL('./main.ts', import.meta.url).href;
+const TSX = import.meta.resolve('tsx');
+const ENTRY = `const { main } = await import(${JSON.stringify(MAIN)}); process.exitCode = await main(process.argv.slice(1));`;
+
+interface Running {
+  origin: string;
+  child: ChildProcess;
+  output: { stdout: string; stderr: string };
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `isola up` and resolves once it prints where it serves (or rejects with its output if it exits). */
+function up(args: readonly string[]): Promise<Running> {
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX, '--input-type=module', '-e', ENTRY, '--', 'up', ...args],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const output = { stdout: '', stderr: '' };
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  child.stdout?.on('data', (chunk) => {
+    output.stdout += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output.stderr += chunk;
+  });
+  return new Promise((resolveUp, reject) => {
+    const timer = setTimeout(() => reject(new Error(`isola up did not start:\n${output.stderr}`)), 60_000);
+    const check = () => {
+      const match = /serving \S+ on (http:\/\/\S+)/.exec(output.stdout);
+      if (!match) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', check);
+      resolveUp({
+        origin: match[1] as string,
+        child,
+        output,
+        stop: () => {
+          child.kill('SIGTERM');
+          return exited;
+        },
+      });
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`isola up exited with ${code}:\n${output.stderr}`), { code, output }));
+    });
+  });
+}
+
+async function failedUp(args: readonly string[]): Promise<{ code: number; stderr: string }> {
+  try {
+    const running = await up(args);
+    await running.stop();
+    assert.fail('isola up should have refused to start');
+  } catch (error) {
+    const { code, output } = error as { code: number; output: { stderr: string } };
+    return { code, stderr: output.stderr };
+  }
+}
+
+describe('isola up', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'isola-up-'));
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  test('serves the C hello example, logs each request as JSON, and exits 0 on SIGTERM', async () => {
+    const running = await up(['examples/hello', '--listen', '127.0.0.1:0']);
+    try {
+      const response = await fetch(`${running.origin}/hello/world`);
+      assert.equal(response.status, 200);
+      const text = await response.text();
+      assert.match(text, /^Hello from hello\.wasm/);
+      assert.match(text, /You asked for \/world/);
+      assert.match(text, /\/static\/motd\.txt: Only the files/);
+      assert.match(text, /\/etc\/passwd is not visible/);
+      assert.equal((await fetch(`${running.origin}/other`)).status, 404);
+      assert.match(running.output.stdout, /→ {2}hello/, 'the routes are printed');
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+    const entries = running.output.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { path: string; status: number; requestId: string });
+    assert.deepEqual(
+      entries.map(({ path, status }) => [path, status]),
+      [
+        ['/hello/world', 200],
+        ['/other', 404],
+      ],
+    );
+  });
+
+  test('serves the C echo example: method, headers and body', async () => {
+    const running = await up(['examples/echo', '--listen', '127.0.0.1:0']);
+    try {
+      const response = await fetch(`${running.origin}/some/path?x=1`, {
+        method: 'PUT',
+        headers: { 'x-greeting': 'hi', 'content-type': 'text/plain' },
+        body: 'payload',
+      });
+      const text = await response.text();
+      assert.match(text, /^PUT \/some\/path\?/);
+      assert.match(text, /query: x=1/);
+      assert.match(text, /X_GREETING=hi/);
+      assert.match(text, /CONTENT_TYPE=text\/plain/);
+      assert.match(text, /payload\n\(7 bytes\)/);
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+  });
+
+  test('serves the Python example: CPython reads the query string and a bundled file', async () => {
+    const running = await up(['examples/python', '--listen', '127.0.0.1:0']);
+    try {
+      const response = await fetch(`${running.origin}/greet?name=isola`);
+      assert.equal(response.headers.get('content-type'), 'application/json');
+      assert.deepEqual(await response.json(), { greeting: 'Hello, isola!', path: '/greet' });
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+  });
+
+  test('refuses to start when the manifest names a missing file, naming it', async () => {
+    const dir = join(scratch, 'missing');
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, 'isola.toml'),
+      'manifest_version = 1\n[application]\nname = "missing"\n[[trigger.http]]\nroute = "/..."\ncomponent = "app"\n' +
+        '[component.app]\nsource = "nowhere.wasm"\n',
+    );
+    const { code, stderr } = await failedUp([dir, '--listen', '127.0.0.1:0']);
+    assert.equal(code, 1);
+    assert.match(stderr, /nowhere\.wasm/);
+    assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
+  });
+
+  test('says in one line when the port is in use', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolveListen) => blocker.listen(0, '127.0.0.1', resolveListen));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const { code, stderr } = await failedUp(['examples/echo', '--listen', `127.0.0.1:${port}`]);
+      assert.equal(code, 1);
+      assert.match(stderr.trim().split('\n').at(-1) ?? '', new RegExp(`port ${port} is in use`));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('--watch swaps in a changed manifest without a restart', async () => {
+    const dir = join(scratch, 'watched');
+    cpSync(join(ROOT, 'examples/hello'), dir, { recursive: true });
+    const running = await up([dir, '--listen', '127.0.0.1:0', '--watch']);
+    try {
+      assert.match(await (await fetch(`${running.origin}/hello`)).text(), /^Hello from/);
+      const manifest = join(dir, 'isola.toml');
+      writeFileSync(
+        manifest,
+        readFileSync(manifest, 'utf8').replace('GREETING = "Hello"', 'GREETING = "Howdy"'),
+      );
+      let text = '';
+      for (let attempt = 0; attempt < 100 && !text.startsWith('Howdy'); attempt++) {
+        await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+        text = await (await fetch(`${running.origin}/hello`)).text();
+      }
+      assert.match(text, /^Howdy from/);
+      assert.match(running.output.stdout, /reloaded hello/);
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+  });
+});

@@ -1,0 +1,248 @@
+/**
+ * `isola up [DIR|MANIFEST] [--listen ADDR:PORT] [--watch]`: builds the app (its components'
+ * `build` commands), locks it, deploys it on a fresh engine and serves it until SIGINT or SIGTERM,
+ * which stop accepting, let in-flight requests finish within a bound, and exit 0.
+ *
+ * With `--watch`, a change under the app's directory rebuilds (when the change is one of a
+ * component's `build.watch` inputs, or any non-output file when it names none), locks and deploys
+ * again, and swaps the new version in: in-flight requests finish on the old one, and a version
+ * that fails to build, lock or load is reported while the old one keeps serving.
+ *
+ * The access log goes to stdout, one JSON object per line, or a short line per request when
+ * stdout is a terminal; apps' stderr goes to stderr, each line tagged with its request id.
+ */
+import { spawn } from 'node:child_process';
+import { type FSWatcher, watch } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { type LockedApp, lockManifest } from '../app/index.js';
+import { IsolaError, isIsolaError } from '../errors.js';
+import { type DeployedApp, deployApp, undeployApp } from '../http/deploy.js';
+import { type AccessLogEntry, IsolaServer, type ServerLog } from '../http/server.js';
+import { findManifest, type Manifest, readManifest } from '../manifest/index.js';
+import { Engine } from '../runtime/index.js';
+import { RUN_EXIT_CODES, type RunOutput, usageErrorWriter } from './run.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:3000';
+/** Changes closer together than this are one reload. */
+const WATCH_DEBOUNCE_MS = 150;
+
+interface UpOptions {
+  listen: string;
+  watch?: boolean;
+}
+
+export function defineUpCommand(program: Command, output: RunOutput, done: (code: number) => void): void {
+  program
+    .command('up')
+    .description('build, lock and serve an app (isola.toml or spin.toml) over HTTP')
+    .argument('[app]', 'the app directory or its manifest file', '.')
+    .option('--listen <ADDR:PORT>', 'where to listen', DEFAULT_LISTEN)
+    .option('--watch', 'rebuild and swap the app in when its files change, without a restart')
+    .configureOutput({ outputError: usageErrorWriter('isola up --help') })
+    .action(async (app: string, options: UpOptions) => {
+      done(await up(app, options, output));
+    });
+}
+
+async function up(appPath: string, options: UpOptions, output: RunOutput): Promise<number> {
+  const listen = parseListen(options.listen);
+  if (listen === undefined) {
+    output.error(
+      `isola: --listen ${options.listen} is not ADDR:PORT: use e.g. 127.0.0.1:3000 or 0.0.0.0:8080`,
+    );
+    return RUN_EXIT_CODES.USAGE;
+  }
+  const engine = new Engine();
+  const server = new IsolaServer({ engine, log: consoleLog() });
+  let current: DeployedApp | undefined;
+  try {
+    const manifestPath = await findManifest(appPath);
+    const built = await buildAndLock(manifestPath, undefined);
+    current = await deployApp(engine, built.locked);
+    server.setApp(current.http);
+    const address = await server.listen(listen.port, listen.host).catch((error: NodeJS.ErrnoException) => {
+      throw listenError(error, listen);
+    });
+    printRoutes(built.locked, `http://${address.address}:${address.port}`);
+    const watcher = options.watch
+      ? watchApp(manifestPath, async (changed) => {
+          try {
+            const next = await buildAndLock(manifestPath, changed);
+            if (current !== undefined && sameApp(next.locked, current)) return;
+            const deployed = await deployApp(engine, next.locked);
+            server.setApp(deployed.http);
+            const previous = current;
+            current = deployed;
+            if (previous !== undefined) await undeployApp(engine, previous);
+            process.stdout.write(`isola: reloaded ${next.locked.application.name}\n`);
+          } catch (error) {
+            output.error(`isola: reload failed, still serving the previous version: ${messageOf(error)}`);
+          }
+        })
+      : undefined;
+    await untilSignal();
+    watcher?.close();
+    await server.close();
+    await engine.close();
+    return 0;
+  } catch (error) {
+    output.error(`isola: ${messageOf(error)}`);
+    await server.close();
+    await engine.destroy();
+    return isIsolaError(error, 'E_INTERNAL') || !isIsolaError(error)
+      ? RUN_EXIT_CODES.INTERNAL
+      : RUN_EXIT_CODES.FAILURE;
+  }
+}
+
+/** Runs the components' builds (all, or those whose inputs changed), then locks the app. */
+async function buildAndLock(
+  manifestPath: string,
+  changed: ReadonlySet<string> | undefined,
+): Promise<{ manifest: Manifest; locked: LockedApp }> {
+  const { path, manifest } = await readManifest(manifestPath);
+  const root = dirname(path);
+  for (const component of manifest.components) {
+    const { name, build } = component;
+    if (build === undefined) continue;
+    const workdir = resolve(root, build.workdir ?? '.');
+    if (changed !== undefined && !needsBuild(changed, workdir, build.watch, resolve(root, component.source)))
+      continue;
+    for (const command of build.commands) await runBuild(name, command, workdir);
+  }
+  return { manifest, locked: await lockManifest(manifest, path) };
+}
+
+/**
+ * Whether a change calls for a component's build: a changed file matching its watch globs, or,
+ * with none, any changed file but its own output (which the build itself just wrote).
+ */
+function needsBuild(
+  changed: ReadonlySet<string>,
+  workdir: string,
+  globs: readonly string[],
+  output: string,
+): boolean {
+  for (const file of changed) {
+    if (file === output) continue;
+    if (globs.length === 0) return true;
+    const path = relative(workdir, file);
+    if (globs.some((glob) => matchGlob(glob, path))) return true;
+  }
+  return false;
+}
+
+function matchGlob(glob: string, path: string): boolean {
+  const pattern = glob
+    .split('**')
+    .map((part) =>
+      part
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replaceAll('*', '[^/]*')
+        .replaceAll('?', '[^/]'),
+    )
+    .join('.*');
+  return new RegExp(`^${pattern}$`).test(path);
+}
+
+function runBuild(component: string, command: string, cwd: string): Promise<void> {
+  process.stderr.write(`isola: building ${component}: ${command}\n`);
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('sh', ['-c', command], { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      if (code === 0) resolvePromise();
+      else
+        reject(
+          new IsolaError(
+            'E_APP_BUILD_FAILED',
+            `the build of component "${component}" failed (${signal ?? `exit code ${code}`}): fix \`${command}\` in ${cwd}`,
+            { component, command, code, signal },
+          ),
+        );
+    });
+  });
+}
+
+function sameApp(locked: LockedApp, deployed: DeployedApp): boolean {
+  return deployed.lockedJson === JSON.stringify(locked);
+}
+
+/** Watches the app's directory; calls `reload` with the changed files, debounced, one reload at a time. */
+function watchApp(manifestPath: string, reload: (changed: ReadonlySet<string>) => Promise<void>): FSWatcher {
+  const root = dirname(resolve(manifestPath));
+  let pending = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const watcher = watch(root, { recursive: true }, (_event, file) => {
+    if (file === null || /(^|\/)(node_modules|\.git)(\/|$)/.test(file)) return;
+    pending.add(resolve(root, file));
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const changed = pending;
+      pending = new Set();
+      running = running.then(() => reload(changed));
+    }, WATCH_DEBOUNCE_MS);
+  });
+  return watcher;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolvePromise) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolvePromise();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function printRoutes(locked: LockedApp, origin: string): void {
+  const lines = [`isola: serving ${locked.application.name} on ${origin}`];
+  for (const route of locked.routes) lines.push(`  ${origin}${route.route}  →  ${route.component}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function consoleLog(): ServerLog {
+  const pretty = process.stdout.isTTY === true;
+  return {
+    access: (entry: AccessLogEntry) => {
+      if (!pretty) {
+        process.stdout.write(`${JSON.stringify(entry)}\n`);
+        return;
+      }
+      const reason = entry.reason ? `  (${entry.reason})` : '';
+      process.stdout.write(
+        `${entry.method} ${entry.path} ${entry.status} ${entry.ms.toFixed(1)}ms ${entry.requestId}${reason}\n`,
+      );
+    },
+    app: (app, component, requestId, line) =>
+      process.stderr.write(`[${app}/${component} ${requestId}] ${line}\n`),
+  };
+}
+
+function parseListen(listen: string): { host: string; port: number } | undefined {
+  const match = /^(.+):(\d+)$/.exec(listen);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port > 65_535) return undefined;
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function listenError(error: NodeJS.ErrnoException, listen: { host: string; port: number }): IsolaError {
+  const where = `${listen.host}:${listen.port}`;
+  const why =
+    error.code === 'EADDRINUSE'
+      ? `port ${listen.port} is in use: stop what uses it or choose another with --listen ${listen.host}:PORT`
+      : error.code === 'EACCES'
+        ? `permission denied: choose a port above 1023 with --listen ${listen.host}:PORT`
+        : `${error.message}: check the address`;
+  return new IsolaError('E_LISTEN_FAILED', `cannot listen on ${where}: ${why}`, { code: error.code });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
