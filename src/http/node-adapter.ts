@@ -66,6 +66,7 @@ export async function writeResponse(res: ServerResponse, response: Response, met
 }
 
 function waitForDrain(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.reject(new Error('the client closed the connection'));
   return new Promise((resolve, reject) => {
     const done = (error?: Error) => {
       res.off('drain', done);
