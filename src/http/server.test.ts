@@ -3,24 +3,11 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fixturePath } from '../../test/fixtures/paths.js';
+import { writesStdout } from '../../test/support/guests.js';
 import { wat } from '../../test/support/wat.js';
 import { Engine, type LoadedModule } from '../runtime/index.js';
 import { type AccessLogEntry, type HttpApp, IsolaServer } from './server.js';
 import type { WagiComponent } from './wagi.js';
-
-/** A guest that writes `text` to stdout. */
-function printer(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  const data = Array.from(bytes, (byte) => `\\${byte.toString(16).padStart(2, '0')}`).join('');
-  return `(module
-    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 64) "${data}")
-    (func (export "_start")
-      (i32.store (i32.const 0) (i32.const 64))
-      (i32.store (i32.const 4) (i32.const ${bytes.length}))
-      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
-}
 
 const component = (module: LoadedModule): WagiComponent => ({ module, env: [], dirs: [] });
 
@@ -39,8 +26,8 @@ describe('IsolaServer', () => {
 
   before(async () => {
     echo = await engine.load(readFileSync(fixturePath('cgi-echo')));
-    hello = await engine.load(await wat(printer('Content-Type: text/plain\n\nhello\n')));
-    const redirect = await engine.load(await wat(printer('Location: /hello\n\n')));
+    hello = await engine.load(await wat(writesStdout('Content-Type: text/plain\n\nhello\n')));
+    const redirect = await engine.load(await wat(writesStdout('Location: /hello\n\n')));
     server.setApp({
       name: 'main',
       routes: [

@@ -2,25 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fixturePath } from '../../test/fixtures/paths.js';
-import { INFINITE_LOOP, UNREACHABLE } from '../../test/support/guests.js';
+import { INFINITE_LOOP, UNREACHABLE, writesStdout } from '../../test/support/guests.js';
 import { wat } from '../../test/support/wat.js';
 import { Engine, type LoadedModule, type Outcome } from '../runtime/index.js';
 import type { CgiRequest } from './cgi-env.js';
 import { serveWagi, type WagiComponent, type WagiResult } from './wagi.js';
-
-/** A guest that writes `text` to stdout and exits. */
-function printer(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  const data = Array.from(bytes, (byte) => `\\${byte.toString(16).padStart(2, '0')}`).join('');
-  return `(module
-    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-    (memory (export "memory") 1)
-    (data (i32.const 64) "${data}")
-    (func (export "_start")
-      (i32.store (i32.const 0) (i32.const 64))
-      (i32.store (i32.const 4) (i32.const ${bytes.length}))
-      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
-}
 
 function cgiRequest(request: Request, pattern = '/echo/...', matched = '/echo'): CgiRequest {
   const url = new URL(request.url);
@@ -105,7 +91,7 @@ describe('serveWagi', () => {
   });
 
   test('a Location path alone asks the server to serve that path instead', async () => {
-    const module = await engine.load(await wat(printer('Location: /elsewhere\n\n')));
+    const module = await engine.load(await wat(writesStdout('Location: /elsewhere\n\n')));
     assert.deepEqual(await serve(module, new Request('http://localhost/echo')), {
       kind: 'local-redirect',
       location: '/elsewhere',
@@ -115,12 +101,12 @@ describe('serveWagi', () => {
   const failures: [string, () => Promise<Uint8Array>, number, RegExp][] = [
     [
       'output without the blank line',
-      () => wat(printer('Content-Type: text/plain\nhello')),
+      () => wat(writesStdout('Content-Type: text/plain\nhello')),
       502,
       /blank line/,
     ],
-    ['a bad Status', () => wat(printer('Status: ok\n\n')), 502, /Status field/],
-    ['no output at all', () => wat(printer('')), 500, /wrote nothing/],
+    ['a bad Status', () => wat(writesStdout('Status: ok\n\n')), 502, /Status field/],
+    ['no output at all', () => wat(writesStdout('')), 500, /wrote nothing/],
     ['a trap', () => wat(UNREACHABLE), 500, /trapped/],
   ];
   for (const [what, guest, status, reason] of failures) {

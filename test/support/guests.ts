@@ -169,3 +169,17 @@ export const BIG_STDOUT = `(module
       (if (local.get $errno) (then (call $exit (local.get $errno))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $write (i32.lt_u (local.get $i) (i32.const 64))))))`;
+
+/** A command that writes exactly `text` to stdout (e.g. a whole CGI response) and returns. */
+export function writesStdout(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  const data = Array.from(bytes, (byte) => `\\${byte.toString(16).padStart(2, '0')}`).join('');
+  return `(module
+  ${FD_WRITE}
+  (memory (export "memory") 1)
+  (data (i32.const 64) "${data}")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const ${bytes.length}))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`;
+}
