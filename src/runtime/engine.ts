@@ -118,6 +118,9 @@ interface CachedModule {
   handle: LoadedModule;
 }
 
+/** Distinct sets of limit overrides whose resolution is kept (a bound, not a tuning knob). */
+const RESOLVED_LIMITS_KEPT = 1024;
+
 /** Calls through one reused instance, at most. */
 export const MAX_REUSE_INVOCATIONS = 1_000_000;
 
@@ -127,6 +130,7 @@ export class Engine {
   readonly #loading = new Map<string, Promise<LoadedModule>>();
   readonly #limits: Readonly<InvocationLimits>;
   readonly #maxima: Readonly<InvocationLimits>;
+  readonly #resolvedLimits = new Map<string, InvocationLimits>();
   #nextId = 1;
 
   constructor(options: EngineOptions = {}) {
@@ -228,10 +232,7 @@ export class Engine {
         { digest },
       );
     }
-    const limits =
-      request.limits === undefined
-        ? this.#limits
-        : resolveInvocationLimits(request.limits, this.#limits, this.#maxima);
+    const limits = request.limits === undefined ? this.#limits : this.#resolveLimits(request.limits);
     checkMemoryFits(cached.memory, limits);
     const entry = entryOf(request.entry, cached.handle);
     const instance = instanceModeOf(request.instance, entry);
@@ -268,6 +269,22 @@ export class Engine {
       },
     });
     return invocation;
+  }
+
+  /**
+   * An invocation's limits, resolved once per distinct set of overrides: an app sends the same
+   * overrides with every request, and the one resolved object lets the pool send limits to a
+   * worker only when they change.
+   */
+  #resolveLimits(overrides: Partial<InvocationLimits>): InvocationLimits {
+    const key = JSON.stringify(overrides);
+    let resolved = this.#resolvedLimits.get(key);
+    if (resolved === undefined) {
+      resolved = Object.freeze(resolveInvocationLimits(overrides, this.#limits, this.#maxima));
+      if (this.#resolvedLimits.size >= RESOLVED_LIMITS_KEPT) this.#resolvedLimits.clear();
+      this.#resolvedLimits.set(key, resolved);
+    }
+    return resolved;
   }
 
   /** Invokes and waits, collecting stdout and stderr as bytes. */
