@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { fixtureBytes } from '../../test/fixtures/paths.js';
+import { isolaErrorWith } from '../../test/support/errors.js';
 import { wat } from '../../test/support/wat.js';
 import { isIsolaError } from '../errors.js';
 import { PREVIEW1_FUNCTION_NAMES } from '../wasi/preview1.js';
@@ -20,16 +21,7 @@ const FUNCREF = 0x70;
 const REF = 0x64;
 const REF_NULL = 0x63;
 
-function rejectsWith(pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(
-      isIsolaError(error, 'E_MODULE_IMPORT_SIGNATURE'),
-      `expected E_MODULE_IMPORT_SIGNATURE, got ${error}`,
-    );
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+const rejectsWith = (pattern: RegExp) => isolaErrorWith('E_MODULE_IMPORT_SIGNATURE', pattern);
 
 /** A module importing `name` from wasi_snapshot_preview1 with the function type `type`. */
 function importing(name: string, type: string): Promise<Uint8Array> {

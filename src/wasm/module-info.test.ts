@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { isolaErrorWith } from '../../test/support/errors.js';
 import { wat } from '../../test/support/wat.js';
 import { isIsolaError } from '../errors.js';
 import {
@@ -19,14 +20,7 @@ const COMMAND = `(module
 /** A component's preamble: magic, version 0x0d, layer 1 (component-model Binary.md). */
 const COMPONENT_PREAMBLE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
 
-function rejectsWith(code: string, pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(isIsolaError(error), `expected an IsolaError, got ${error}`);
-    assert.equal(error.code, code);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+const rejectsWith = isolaErrorWith;
 
 describe('readHeader', () => {
   test('a core module is layer "module", version 1', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fixtureBytes } from '../../test/fixtures/paths.js';
+import { isolaErrorWith } from '../../test/support/errors.js';
 import { wat } from '../../test/support/wat.js';
 import { tempDir } from '../../test/wasi/run-fixture.js';
 import { isIsolaError } from '../errors.js';
@@ -41,14 +42,7 @@ function labelDir(t: test.TestContext): string {
   return dir;
 }
 
-function rejectsWith(code: string, pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(isIsolaError(error), `expected an IsolaError, got ${error}`);
-    assert.equal(error.code, code);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+const rejectsWith = isolaErrorWith;
 
 /** A module whose init export does `body`; `_start` does nothing. */
 function initModule(body: string, imports = '', name = 'wizer.initialize'): Promise<Uint8Array> {
