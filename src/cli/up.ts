@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { type FSWatcher, watch } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type LockedApp, lockManifest } from '../app/index.js';
+import { globToRegExp, type LockedApp, lockManifest } from '../app/index.js';
 import { IsolaError, isIsolaError } from '../errors.js';
 import { type DeployedApp, deployApp, undeployApp } from '../http/deploy.js';
 import { type AccessLogEntry, IsolaServer, type ServerLog } from '../http/server.js';
@@ -128,22 +128,9 @@ function needsBuild(
     if (file === output) continue;
     if (globs.length === 0) return true;
     const path = relative(workdir, file);
-    if (globs.some((glob) => matchGlob(glob, path))) return true;
+    if (globs.some((glob) => globToRegExp(glob).test(path))) return true;
   }
   return false;
-}
-
-function matchGlob(glob: string, path: string): boolean {
-  const pattern = glob
-    .split('**')
-    .map((part) =>
-      part
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replaceAll('*', '[^/]*')
-        .replaceAll('?', '[^/]'),
-    )
-    .join('.*');
-  return new RegExp(`^${pattern}$`).test(path);
 }
 
 function runBuild(component: string, command: string, cwd: string): Promise<void> {

@@ -12,6 +12,8 @@
  *   the route, into `/../admin`. X_RAW_PATH_INFO keeps the rest exactly as sent.
  */
 
+import { decodeSegment } from './route-pattern.js';
+
 /** What the HTTP layer knows about a request that the guest's environment is made from. */
 export interface CgiRequest {
   method: string;
@@ -78,14 +80,6 @@ export function cgiEnvironment(request: CgiRequest): [string, string][] {
 function decodePath(raw: string): string {
   return raw
     .split(/(%2[Ff])/)
-    .map((part, index) => (index % 2 === 1 ? part : decodePart(part)))
+    .map((part, index) => (index % 2 === 1 ? part : decodeSegment(part)))
     .join('');
-}
-
-function decodePart(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
 }

@@ -17,6 +17,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { IsolaError } from '../errors.js';
 import type { Engine, Outcome } from '../runtime/index.js';
 import type { CgiRequest } from './cgi-env.js';
+import { errorResponse } from './error-response.js';
 import { toRequest, writeResponse } from './node-adapter.js';
 import { parseRequestPath } from './route-pattern.js';
 import { AppRouter, isReservedPath, RESERVED_PREFIX } from './router.js';
@@ -151,7 +152,7 @@ export class IsolaServer {
       response = await this.#route(request, url, remoteAddr, requestId, entry, 0);
     } catch (error) {
       entry.reason = error instanceof Error ? error.message : String(error);
-      response = plain(500, 'Internal Server Error', requestId);
+      response = errorResponse(500, requestId);
     }
     response.headers.set('x-request-id', requestId);
     entry.status = response.status;
@@ -169,15 +170,15 @@ export class IsolaServer {
     redirects: number,
   ): Promise<Response> {
     const path = parseRequestPath(url.pathname);
-    if (path === undefined) return plain(400, 'Bad Request', requestId);
+    if (path === undefined) return errorResponse(400, requestId);
     if (isReservedPath(path)) return this.#reserved(url, requestId);
     const declared = Number(request.headers.get('content-length') ?? 0);
     if (declared > this.#options.maxBodyBytes) {
       entry.reason = `declared body of ${declared} bytes is over maxBodyBytes (${this.#options.maxBodyBytes})`;
-      return plain(413, 'Content Too Large', requestId);
+      return errorResponse(413, requestId);
     }
     const match = this.#router.match(request.headers.get('host'), url.pathname);
-    if (match === undefined) return plain(404, 'Not Found', requestId);
+    if (match === undefined) return errorResponse(404, requestId);
     const { app, component: name } = match.value;
     entry.app = app.name;
     entry.component = name;
@@ -199,7 +200,7 @@ export class IsolaServer {
     if (result.kind === 'local-redirect') {
       if (redirects >= MAX_LOCAL_REDIRECTS) {
         entry.reason = `more than ${MAX_LOCAL_REDIRECTS} local redirects`;
-        return plain(508, 'Loop Detected', requestId);
+        return errorResponse(508, requestId);
       }
       const next = new URL(result.location, url);
       return this.#route(
@@ -218,7 +219,7 @@ export class IsolaServer {
   }
 
   #reserved(url: URL, requestId: string): Response {
-    if (url.pathname !== `${RESERVED_PREFIX}health`) return plain(404, 'Not Found', requestId);
+    if (url.pathname !== `${RESERVED_PREFIX}health`) return errorResponse(404, requestId);
     const stats = this.#engine.stats();
     return Response.json({ status: this.#closing ? 'stopping' : 'ok', apps: this.#apps.size, engine: stats });
   }
@@ -252,7 +253,7 @@ export class IsolaServer {
     const requestId = this.requestId();
     const response =
       request === undefined
-        ? plain(400, 'Bad Request', requestId)
+        ? errorResponse(400, requestId)
         : await this.handle(request, req.socket.remoteAddress ?? '', requestId);
     try {
       await writeResponse(res, response, req.method ?? 'GET');
@@ -280,11 +281,4 @@ export class IsolaServer {
     })();
     return this.#closing;
   }
-}
-
-function plain(status: number, text: string, requestId: string): Response {
-  return new Response(`${status} ${text}\nrequest id: ${requestId}\n`, {
-    status,
-    headers: { 'content-type': 'text/plain; charset=utf-8' },
-  });
 }

@@ -20,6 +20,8 @@ import type { InvocationLimits } from '../limits.js';
 import type { DirGrant, Engine, InvokeRequest, LoadedModule, Outcome } from '../runtime/index.js';
 import { type CgiRequest, cgiEnvironment } from './cgi-env.js';
 import { type CgiResponse, readCgiResponse } from './cgi-response.js';
+import { errorResponse } from './error-response.js';
+import { decodeSegment } from './route-pattern.js';
 
 /** One component as the WAGI executor runs it: the loaded module and its grants. */
 export interface WagiComponent {
@@ -128,13 +130,7 @@ function argvOf(component: WagiComponent, cgi: CgiRequest): string[] {
 
 function queryArgs(query: string): string[] {
   if (query === '' || query.includes('=')) return [];
-  return query.split('+').map((word) => {
-    try {
-      return decodeURIComponent(word);
-    } catch {
-      return word;
-    }
-  });
+  return query.split('+').map(decodeSegment);
 }
 
 /** The body the client gets; errored if the guest did not end well, so a cut body is never a clean one. */
@@ -190,26 +186,17 @@ function reasonOf(outcome: Outcome, parseError: unknown): string {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  413: 'Content Too Large',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 function errorResult(
   status: number,
   requestId: string,
   outcome: Outcome | undefined,
-  extra: Record<string, string> = {},
+  headers: Record<string, string> = {},
 ): WagiResult {
-  const text = `${status} ${STATUS_TEXT[status] ?? 'Error'}\nrequest id: ${requestId}\n`;
-  const response = new Response(text, {
-    status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', ...extra },
-  });
-  return { kind: 'response', response, outcome: Promise.resolve(outcome) };
+  return {
+    kind: 'response',
+    response: errorResponse(status, requestId, headers),
+    outcome: Promise.resolve(outcome),
+  };
 }
 
 /** 204, 205 and 304 responses have no body (RFC 9110 §15.3.5, §15.3.6, §15.4.5). */
