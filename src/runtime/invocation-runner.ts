@@ -84,6 +84,8 @@ export class InvocationRunner {
   readonly #output: readonly [OutputRegion, OutputRegion];
   /** The previous invocation's limits, for messages that leave them out. */
   #limits: InvocationLimits = INVOCATION_LIMIT_DEFAULTS;
+  /** The WASI part of `#limits`, picked out once per change rather than per invocation. */
+  #wasiLimits: WasiLimits = wasiLimitsOf(INVOCATION_LIMIT_DEFAULTS);
 
   constructor(
     ports: RunnerPorts,
@@ -99,7 +101,10 @@ export class InvocationRunner {
   run(message: InvokeMessage): DoneMessage {
     const { id, digest } = message;
     const config = fromInvokeMessage(message, this.#limits);
-    this.#limits = config.limits;
+    if (config.limits !== this.#limits) {
+      this.#limits = config.limits;
+      this.#wasiLimits = wasiLimitsOf(config.limits);
+    }
     if (message.module !== undefined)
       this.#modules.set(digest, { module: message.module, memory: message.memory });
     const loaded = this.#modules.get(digest);
@@ -184,7 +189,7 @@ export class InvocationRunner {
     const started = performance.now();
     let wasi: Wasi | undefined;
     try {
-      wasi = buildWasi(config, stdout, stderr, this.#ports);
+      wasi = buildWasi(config, this.#wasiLimits, stdout, stderr, this.#ports);
       this.#preview1.attach(wasi.preview1);
       const { instance, memory, initialize } = instantiate();
       const running = performance.now();
@@ -255,13 +260,14 @@ function measureMemory(memory: WebAssembly.Memory, maxPages: number, metrics: Wo
 
 function buildWasi(
   config: InvocationConfig,
+  wasiLimits: WasiLimits,
   stdout: ChunkedSink,
   stderr: ChunkedSink,
   ports: RunnerPorts,
 ): Wasi {
   const builder = new WasiBuilder()
     .args(config.args)
-    .limits(wasiLimitsOf(config.limits))
+    .limits(wasiLimits)
     .stdout(stdout)
     .stderr(stderr)
     .stdin(stdinSource(config, stdout, stderr, ports));
