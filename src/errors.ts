@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'E_OVERLOADED'
   | 'E_ENGINE_CLOSED'
   | 'E_WORKER_CRASHED'
+  | 'E_INLINE_WOULD_BLOCK'
   | 'E_ROUTE_INVALID'
   | 'E_ROUTE_DUPLICATE'
   | 'E_MANIFEST_READ'

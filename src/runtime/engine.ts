@@ -42,6 +42,7 @@ import {
   readHeader,
 } from '../wasm/module-info.js';
 import { type PreinitOptions, preinitialize } from '../wasm/preinit.js';
+import { INLINE_DEFAULTS, InlineLane, type InlineOptions } from './inline-lane.js';
 import { Invocation, type InvocationResult } from './invocation.js';
 import { MEMORY_POOL_DEFAULTS, type MemoryPoolOptions } from './memory-pool.js';
 import { ModuleCache } from './module-cache.js';
@@ -63,10 +64,19 @@ export interface EngineOptions {
   maxLimits?: Partial<InvocationLimits>;
   /** How each worker keeps recycled memories. Default `MEMORY_POOL_DEFAULTS`. */
   memoryPool?: Partial<MemoryPoolOptions>;
+  /**
+   * The nice value (Linux, 0–19) of worker threads: above the main thread's, so that guests
+   * running on workers, a runaway one included, yield the CPU to the thread that serves requests
+   * and runs the inline lane. Default 10.
+   */
+  workerNice?: number;
+  /** Running proven-short invocations on the calling thread (inline-lane.ts). Default `INLINE_DEFAULTS`. */
+  inline?: Partial<InlineOptions>;
 }
 
 export const ENGINE_DEFAULTS = Object.freeze({
   spareWorkers: 1,
+  workerNice: 10,
   maxQueue: 1024,
   moduleCacheBytes: 1024 * 1024 * 1024,
 });
@@ -131,6 +141,8 @@ export class Engine {
   readonly #limits: Readonly<InvocationLimits>;
   readonly #maxima: Readonly<InvocationLimits>;
   readonly #resolvedLimits = new Map<string, InvocationLimits>();
+  readonly #inline: InlineLane | undefined;
+  readonly #sweeper: NodeJS.Timeout | undefined;
   #nextId = 1;
 
   constructor(options: EngineOptions = {}) {
@@ -154,8 +166,29 @@ export class Engine {
       defaults[name] = Math.min(defaults[name], this.#maxima[name]);
     }
     this.#limits = Object.freeze(resolveInvocationLimits(options.limits ?? {}, defaults, this.#maxima));
-    this.#cache = new ModuleCache(cacheBytes, (entry) => this.#pool.forget(entry.digest));
-    this.#pool = new WorkerPool({ workers, spares, maxQueue, memoryPool });
+    this.#cache = new ModuleCache(cacheBytes, (entry) => {
+      this.#pool.forget(entry.digest);
+      this.#inline?.forget(entry.digest);
+    });
+    const nice = options.workerNice ?? ENGINE_DEFAULTS.workerNice;
+    checkOption('workerNice', nice, 0, 19);
+    this.#pool = new WorkerPool({ workers, spares, maxQueue, memoryPool, nice });
+    const inline = { ...INLINE_DEFAULTS, ...options.inline };
+    checkOption('inline.fuel', inline.fuel, 1, Number.MAX_SAFE_INTEGER);
+    checkOption('inline.promoteAfterRuns', inline.promoteAfterRuns, 1, 1_000_000);
+    checkOption('inline.maxModuleBytes', inline.maxModuleBytes, 0, Number.MAX_SAFE_INTEGER);
+    if (!(inline.promoteBelowMs > 0 && inline.promoteBelowMs <= 1000)) {
+      throw new IsolaError(
+        'E_LIMIT_OUT_OF_RANGE',
+        `engine option inline.promoteBelowMs = ${inline.promoteBelowMs} is out of range: use a number of milliseconds above 0, at most 1000`,
+        { option: 'inline.promoteBelowMs', value: inline.promoteBelowMs },
+      );
+    }
+    if (inline.enabled) {
+      const lane = new InlineLane(inline, memoryPool);
+      this.#inline = lane;
+      this.#sweeper = setInterval(() => lane.sweep(performance.now()), lane.sweepIntervalMs).unref();
+    }
   }
 
   /**
@@ -201,6 +234,7 @@ export class Engine {
     );
     checkImports(imports);
     checkImportSignatures(bytes, WASI_PREVIEW1_SIGNATURES);
+    await this.#inline?.prepare(digest, rewritten.bytes, memory);
     const handle: LoadedModule = Object.freeze({
       digest,
       kind: info.kind,
@@ -247,6 +281,26 @@ export class Engine {
       stdin,
     };
     const invocation = new Invocation(this.#nextId++);
+    const replayable = isReplayable(config);
+    if (replayable && this.#inline?.admits(digest)) {
+      const ran = this.#inline.run(invocation.id, digest, config);
+      if (ran !== undefined) {
+        for (const message of ran.output) invocation.output(message.stream, message.chunk);
+        const { done } = ran;
+        if (done.stdout !== undefined) invocation.output(1, done.stdout);
+        if (done.stderr !== undefined) invocation.output(2, done.stderr);
+        invocation.settle(done.outcome, {
+          queueMs: 0,
+          instantiateMs: done.instantiateMs,
+          runMs: done.runMs,
+          peakMemoryBytes: done.peakMemoryBytes,
+          maxMemoryBytes: done.maxMemoryBytes,
+          reusedInstance: false,
+          worker: INLINE_WORKER,
+        });
+        return invocation;
+      }
+    }
     const submittedAt = performance.now();
     this.#pool.submit({
       id: invocation.id,
@@ -257,6 +311,9 @@ export class Engine {
       stdin: stream,
       onOutput: (which, chunk) => invocation.output(which, chunk),
       onDone: (outcome, metrics, worker, startedAt) => {
+        if (replayable && metrics !== undefined) {
+          this.#inline?.observe(digest, outcome, metrics.instantiateMs + metrics.runMs);
+        }
         invocation.settle(outcome, {
           queueMs: Math.max(0, startedAt - submittedAt),
           instantiateMs: metrics?.instantiateMs ?? 0,
@@ -300,8 +357,16 @@ export class Engine {
   }
 
   /** A snapshot of the engine's load: for health checks and metrics. */
-  stats(): { workers: number; running: number; queued: number; cachedModules: number; cachedBytes: number } {
+  stats(): {
+    workers: number;
+    running: number;
+    queued: number;
+    cachedModules: number;
+    cachedBytes: number;
+    inlineModules: number;
+  } {
     return {
+      inlineModules: this.#inline?.inlineModules ?? 0,
       workers: this.#pool.workers,
       running: this.#pool.running,
       queued: this.#pool.queued,
@@ -312,11 +377,13 @@ export class Engine {
 
   /** Refuses new invocations, lets queued and running ones finish, then stops the workers. */
   close(): Promise<void> {
+    clearInterval(this.#sweeper);
     return this.#pool.close();
   }
 
   /** Fails queued and running invocations with E_ENGINE_CLOSED and stops the workers now. */
   destroy(): Promise<void> {
+    clearInterval(this.#sweeper);
     return this.#pool.destroy();
   }
 }
@@ -384,6 +451,22 @@ function instanceModeOf(mode: InvokeRequest['instance'], entry: Entry): Instance
     );
   }
   return { kind: 'reuse', invocations: mode.reuse };
+}
+
+/** `metrics.worker` of an invocation that ran inline, on the calling thread. */
+export const INLINE_WORKER = -1;
+
+/**
+ * Whether running `config` twice is the same as running it once, so that an inline run stopped
+ * midway can start over on a worker: a fresh instance, stdin that is all there (bytes), and
+ * nothing it can write to but its own output.
+ */
+function isReplayable(config: InvocationConfig): boolean {
+  return (
+    config.instance.kind === 'fresh' &&
+    config.stdin.kind !== 'stream' &&
+    config.dirs.every((dir) => dir.readOnly)
+  );
 }
 
 const NO_STDIN: StdinPlan = Object.freeze({ kind: 'none' });

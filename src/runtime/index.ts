@@ -6,12 +6,14 @@ export {
   ENGINE_DEFAULTS,
   Engine,
   type EngineOptions,
+  INLINE_WORKER,
   type InvokeRequest,
   type LoadedModule,
   type LoadOptions,
   MAX_REUSE_INVOCATIONS,
   type RunResult,
 } from './engine.js';
+export { INLINE_DEFAULTS, type InlineOptions } from './inline-lane.js';
 export { Invocation, type InvocationResult } from './invocation.js';
 export { MEMORY_POOL_DEFAULTS, type MemoryPoolOptions } from './memory-pool.js';
 export type {

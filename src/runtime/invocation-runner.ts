@@ -23,6 +23,7 @@ import {
   type Wasi,
   WasiBuilder,
 } from '../wasi/index.js';
+import { fuelGlobal } from '../wasm/fuel.js';
 import { MemoryPool, type MemoryPoolOptions } from './memory-pool.js';
 import { outcomeOf } from './outcome.js';
 import {
@@ -87,12 +88,17 @@ export class InvocationRunner {
   /** The WASI part of `#limits`, picked out once per change rather than per invocation. */
   #wasiLimits: WasiLimits = wasiLimitsOf(INVOCATION_LIMIT_DEFAULTS);
 
+  /** Fuel each fresh instance starts with, for modules built with fuel metering (the inline lane). */
+  readonly #fuel: bigint | undefined;
+
   constructor(
     ports: RunnerPorts,
     output: OutputBuffers = createOutputBuffers(),
     memoryPool: Partial<MemoryPoolOptions> = {},
+    metering: { fuel?: bigint } = {},
   ) {
     this.#ports = ports;
+    this.#fuel = metering.fuel;
     this.#output = [new OutputRegion(output, 1), new OutputRegion(output, 2)];
     this.#memories = new MemoryPool(memoryPool);
   }
@@ -138,12 +144,20 @@ export class InvocationRunner {
     const maxPages = memoryMaxPages(loaded.memory, invocation.config);
     const poolKey = `${digest}:${maxPages}`;
     let memory: WebAssembly.Memory | undefined;
-    const outcome = this.#execute(invocation, () => {
+    let fuel: WebAssembly.Global | undefined;
+    let outcome = this.#execute(invocation, () => {
       if (loaded.memory !== undefined)
         memory = this.#memories.take(poolKey, loaded.memory.minPages, maxPages);
       const instance = new WebAssembly.Instance(loaded.module, this.#imports(loaded.memory, memory));
+      if (this.#fuel !== undefined) {
+        fuel = fuelGlobal(instance);
+        fuel.value = this.#fuel;
+      }
       return { instance, memory, initialize: true };
     });
+    if (fuel !== undefined && outcome.kind === 'trap' && (fuel.value as bigint) < 0n) {
+      outcome = { kind: 'limit', limit: 'fuel', message: `the guest used its ${this.#fuel} units of fuel` };
+    }
     if (memory !== undefined) {
       measureMemory(memory, maxPages, invocation.metrics);
       this.#memories.give(poolKey, memory, performance.now());

@@ -62,6 +62,7 @@ export class Invocation {
   readonly #stdout = new OutputChannel();
   readonly #stderr = new OutputChannel();
   #resolve!: (result: InvocationResult) => void;
+  #settled: InvocationResult | undefined;
 
   constructor(id: number) {
     this.id = id;
@@ -89,13 +90,22 @@ export class Invocation {
   settle(outcome: Outcome, metrics: Omit<InvocationMetrics, 'stdoutBytes' | 'stderrBytes'>): void {
     this.#stdout.end();
     this.#stderr.end();
-    this.#resolve({
+    this.#settled = {
       outcome,
       metrics: { ...metrics, stdoutBytes: this.#stdout.bytes, stderrBytes: this.#stderr.bytes },
-    });
+    };
+    this.#resolve(this.#settled);
   }
 
-  /** @internal Output held because nobody asked for the streams. */
+  /**
+   * The result, if the invocation has already ended (one that ran inline ends before `invoke`
+   * returns): a caller can then take the output with `collected()` and make no stream.
+   */
+  get settled(): InvocationResult | undefined {
+    return this.#settled;
+  }
+
+  /** Output held because nobody asked for the streams: all of it, once `settled`. */
   collected(): { stdout: Uint8Array; stderr: Uint8Array } {
     return { stdout: this.#stdout.collected(), stderr: this.#stderr.collected() };
   }

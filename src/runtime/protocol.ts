@@ -68,8 +68,12 @@ export interface MemoryPlan {
   maxPages: number | undefined;
 }
 
-/** Why the host ended an invocation that broke one of its named limits. */
-export type LimitName = 'maxStdoutBytes' | 'maxStderrBytes' | 'maxStdinBytes';
+/**
+ * Why the host ended an invocation that broke one of its named limits. `fuel` is the inline
+ * lane's budget (inline-lane.ts): the engine reruns such an invocation on a worker, so callers of
+ * the engine never see it.
+ */
+export type LimitName = 'maxStdoutBytes' | 'maxStderrBytes' | 'maxStdinBytes' | 'fuel';
 
 /** How an invocation ended. Exactly one per invocation. */
 export type Outcome =
@@ -105,7 +109,7 @@ export interface InvocationMetrics {
   stderrBytes: number;
   /** Whether an earlier invocation's instance served this one (reuse mode). */
   reusedInstance: boolean;
-  /** Which worker ran it. */
+  /** Which worker ran it; -1 (`INLINE_WORKER`) when it ran inline, on the calling thread. */
   worker: number;
 }
 
@@ -227,6 +231,8 @@ export interface WorkerSetup {
   running: SharedArrayBuffer;
   output: OutputBuffers;
   memoryPool: MemoryPoolOptions;
+  /** The nice value the worker thread gives itself (Linux), so guests yield the CPU to the main thread. */
+  nice: number;
 }
 
 function pairs(flat: readonly string[]): [string, string][] {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { describe, test } from 'node:test';
 import { HELLO_STDOUT } from '../../test/support/guests.js';
 import { wat } from '../../test/support/wat.js';
@@ -42,7 +44,13 @@ function task(
 describe('WorkerPool', () => {
   test('a worker that crashes fails its invocation with E_WORKER_CRASHED and is replaced', async () => {
     const module = await WebAssembly.compile((await wat(HELLO_STDOUT)) as Uint8Array<ArrayBuffer>);
-    const pool = new WorkerPool({ workers: 1, spares: 1, maxQueue: 10, memoryPool: MEMORY_POOL_DEFAULTS });
+    const pool = new WorkerPool({
+      workers: 1,
+      spares: 1,
+      maxQueue: 10,
+      memoryPool: MEMORY_POOL_DEFAULTS,
+      nice: 10,
+    });
     try {
       // An id the worker cannot record (a BigInt in its Int32 slot) makes it throw outside any
       // guest: a host bug, which kills the thread.
@@ -61,6 +69,33 @@ describe('WorkerPool', () => {
       const later = task(module, 3, CONFIG);
       pool.submit(later);
       assert.deepEqual(await later.done, { kind: 'exit', code: 0 }, 'the pool healed');
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  test('worker threads run at the nice value they were given, below the main thread', {
+    skip: process.platform !== 'linux',
+  }, async () => {
+    const module = await WebAssembly.compile((await wat(HELLO_STDOUT)) as Uint8Array<ArrayBuffer>);
+    const pool = new WorkerPool({
+      workers: 1,
+      spares: 0,
+      maxQueue: 10,
+      memoryPool: MEMORY_POOL_DEFAULTS,
+      nice: 7,
+    });
+    try {
+      const ran = task(module, 1, CONFIG);
+      pool.submit(ran);
+      await ran.done;
+      const nices = readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        // Field 19 (nice) counts from the end of the command name, which is in parentheses.
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+      assert.ok(nices.includes(7), `a thread has nice 7 (${nices.join(', ')})`);
+      assert.equal(nices[0], getPriority(), 'the main thread keeps its priority');
     } finally {
       await pool.destroy();
     }

@@ -42,6 +42,8 @@ export interface WorkerPoolOptions {
   maxQueue: number;
   /** How each worker keeps recycled memories. */
   memoryPool: MemoryPoolOptions;
+  /** The nice value of worker threads. */
+  nice: number;
 }
 
 /** One invocation as the pool handles it. */
@@ -214,6 +216,7 @@ export class WorkerPool {
         running: running.buffer as SharedArrayBuffer,
         output,
         memoryPool: this.#options.memoryPool,
+        nice: this.#options.nice,
       } satisfies WorkerSetup,
       // Guest output reaches the main thread as messages, never through the worker's own stdio.
       stdout: true,

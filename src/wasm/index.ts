@@ -1,9 +1,20 @@
 /**
  * Module inspection and rewriting: validate and classify a binary, check its imports and their
- * signatures, cap its memory or make it imported, snapshot it after initialization. No knowledge
+ * signatures, cap its memory or make it imported, meter it with fuel, snapshot it after
+ * initialization. No knowledge
  * of the CLI or of how modules are run.
  */
 export { type Limits, readSections, type Section, SectionId } from './binary-reader.js';
+export {
+  BULK_OPERATION_FUEL,
+  FUEL_DEFAULTS,
+  FUEL_EXPORT,
+  type FuelOptions,
+  fuelGlobal,
+  instrumentFuel,
+  MAX_FUEL,
+  outOfFuel,
+} from './fuel.js';
 export {
   IMPORTED_MEMORY_MODULE,
   IMPORTED_MEMORY_NAME,
