@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isIsolaError } from '../errors.js';
-import { readCgiResponse } from './cgi-response.js';
+import { parseCgiResponse, readCgiResponse } from './cgi-response.js';
 
 async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
   for (const part of parts) yield new TextEncoder().encode(part);
@@ -102,5 +102,34 @@ describe('readCgiResponse', () => {
 
   test('no output at all is its own error', async () => {
     await assert.rejects(readCgiResponse(chunks()), (error) => isIsolaError(error, 'E_CGI_EMPTY_RESPONSE'));
+  });
+});
+
+describe('parseCgiResponse', () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+
+  test('reads the same head and body from a whole output as readCgiResponse does from chunks', async () => {
+    const text =
+      'Status: 201 Created\r\nContent-Type: text/plain\r\nLocation: https://example.com/x\r\n\r\nmade';
+    const parsed = parseCgiResponse(bytes(text));
+    const read = await readCgiResponse(chunks(text.slice(0, 9), text.slice(9)));
+    assert.deepEqual(parsed.head, read.head);
+    assert.equal(new TextDecoder().decode(parsed.body), 'made');
+    assert.equal(await body(read), 'made');
+  });
+
+  test('refuses an output without the blank line, an empty output and an oversized head, as readCgiResponse does', () => {
+    assert.throws(
+      () => parseCgiResponse(bytes('Content-Type: text/plain\nhello')),
+      (error) => isIsolaError(error, 'E_CGI_RESPONSE_INVALID') && /blank line/.test(error.message),
+    );
+    assert.throws(
+      () => parseCgiResponse(new Uint8Array(0)),
+      (error) => isIsolaError(error, 'E_CGI_EMPTY_RESPONSE'),
+    );
+    assert.throws(
+      () => parseCgiResponse(bytes(`X-Long: ${'a'.repeat(100)}\n\nbody`), 64),
+      (error) => isIsolaError(error, 'E_CGI_RESPONSE_INVALID') && /past 64 bytes/.test(error.message),
+    );
   });
 });

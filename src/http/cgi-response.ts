@@ -42,31 +42,58 @@ export async function readCgiResponse(
   const iterator = output[Symbol.asyncIterator]();
   let buffered: Uint8Array = new Uint8Array(0);
   for (;;) {
-    const end = headerEnd(buffered);
-    if (end !== undefined) {
-      const head = parseHead(latin1(buffered.subarray(0, end.headerBytes)));
-      return { head, body: bodyOf(buffered.subarray(end.bodyStart), iterator) };
-    }
-    if (buffered.length > maxHeaderBytes) {
-      throw invalid(
-        `its header fields run past ${maxHeaderBytes} bytes without the blank line that ends them`,
-      );
-    }
+    const split = splitHead(buffered, false, maxHeaderBytes);
+    if (split !== undefined) return { head: split.head, body: bodyOf(split.body, iterator) };
     const next = await iterator.next();
     if (next.done) {
-      if (buffered.length === 0) {
-        throw new IsolaError(
-          'E_CGI_EMPTY_RESPONSE',
-          'the app wrote nothing to stdout: a CGI app must write a response',
-          {},
-        );
-      }
-      throw invalid(
-        'its output ended before the blank line that ends the header fields: write the fields, an empty line, then the body',
-      );
+      const last = splitHead(buffered, true, maxHeaderBytes) as { head: CgiHead; body: Uint8Array };
+      return { head: last.head, body: bodyOf(last.body, iterator) };
     }
     buffered = concat(buffered, next.value);
   }
+}
+
+/**
+ * The response in `output`, the whole of a guest's stdout (a guest that has ended): the same
+ * rules and errors as `readCgiResponse`, without a stream.
+ */
+export function parseCgiResponse(
+  output: Uint8Array,
+  maxHeaderBytes = MAX_CGI_HEADER_BYTES,
+): { head: CgiHead; body: Uint8Array } {
+  return splitHead(output, true, maxHeaderBytes) as { head: CgiHead; body: Uint8Array };
+}
+
+/**
+ * The head parsed from `buffered` and the body bytes after it; undefined while the blank line has
+ * not come and more output may (`ended` false). Throws when it never can.
+ */
+function splitHead(
+  buffered: Uint8Array,
+  ended: boolean,
+  maxHeaderBytes: number,
+): { head: CgiHead; body: Uint8Array } | undefined {
+  const end = headerEnd(buffered);
+  if (end !== undefined && end.headerBytes <= maxHeaderBytes) {
+    return {
+      head: parseHead(latin1(buffered.subarray(0, end.headerBytes))),
+      body: buffered.subarray(end.bodyStart),
+    };
+  }
+  if (end !== undefined || buffered.length > maxHeaderBytes) {
+    throw invalid(`its header fields run past ${maxHeaderBytes} bytes without the blank line that ends them`);
+  }
+  if (!ended) return undefined;
+  if (buffered.length === 0) {
+    throw new IsolaError(
+      'E_CGI_EMPTY_RESPONSE',
+      'the app wrote nothing to stdout: a CGI app must write a response',
+      {},
+    );
+  }
+  throw invalid(
+    'its output ended before the blank line that ends the header fields: write the fields, an empty line, then the body',
+  );
 }
 
 /** Where the header block ends: the first empty line (LF LF, or CRLF CRLF, or a mix). */

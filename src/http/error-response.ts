@@ -2,6 +2,7 @@
  * The body of every response isola writes itself rather than an app: the status, and the request
  * id a user can quote to find the log line. The reason stays in the log.
  */
+import type { HttpResponse } from './message.js';
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request',
@@ -18,9 +19,11 @@ export function errorResponse(
   status: number,
   requestId: string,
   headers: Record<string, string> = {},
-): Response {
-  return new Response(`${status} ${STATUS_TEXT[status] ?? 'Error'}\nrequest id: ${requestId}\n`, {
+): HttpResponse {
+  return {
     status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', ...headers },
-  });
+    statusText: '',
+    headers: [['content-type', 'text/plain; charset=utf-8'], ...Object.entries(headers)],
+    body: Buffer.from(`${status} ${STATUS_TEXT[status] ?? 'Error'}\nrequest id: ${requestId}\n`, 'utf8'),
+  };
 }

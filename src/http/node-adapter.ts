@@ -1,20 +1,21 @@
 /**
- * The edge between `node:http` and isola's HTTP logic, which works on Web `Request`/`Response`
- * (STYLE.md habit 11): an incoming message becomes a `Request` whose body streams from the socket,
- * and a `Response` is written back with its body streamed, honouring backpressure. Nothing here
- * knows about apps or routes.
+ * The edge between `node:http` and isola's HTTP logic, which works on the plain requests and
+ * responses of message.ts (Web `Headers`, a Web `ReadableStream` body): an incoming message
+ * becomes a request whose body streams from the socket, and a response is written back, bytes in
+ * one call, a stream chunk by chunk. Nothing here knows about apps or routes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import type { HttpRequest, HttpResponse } from './message.js';
 
 /** Methods whose requests carry no body (RFC 9110 §9.3.1, §9.3.2); undici refuses one for them. */
 const NO_BODY = new Set(['GET', 'HEAD']);
 
 /**
- * The request as a Web `Request`, or undefined when its target cannot form a URL (the caller
- * answers 400). The authority is the Host header, else the address the request came in on.
+ * The request as isola's HTTP layer reads it, or undefined when its target cannot form a URL (the
+ * caller answers 400). The authority is the Host header, else the address the request came in on.
  */
-export function toRequest(message: IncomingMessage, fallbackHost: string): Request | undefined {
+export function toHttpRequest(message: IncomingMessage, fallbackHost: string): HttpRequest | undefined {
   const host = message.headers.host ?? fallbackHost;
   let url: URL;
   try {
@@ -26,41 +27,37 @@ export function toRequest(message: IncomingMessage, fallbackHost: string): Reque
   const raw = message.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
   const method = message.method ?? 'GET';
-  if (NO_BODY.has(method)) return new Request(url, { method, headers });
-  return new Request(url, {
-    method,
-    headers,
-    body: Readable.toWeb(message) as ReadableStream<Uint8Array>,
-    duplex: 'half',
-  } as RequestInit);
+  const body = NO_BODY.has(method) ? null : (Readable.toWeb(message) as ReadableStream<Uint8Array>);
+  return { method, url, headers, body };
 }
 
-/** Writes `response` to `res`, streaming its body; rejects if the body errors (the socket is then destroyed). */
-export async function writeResponse(res: ServerResponse, response: Response, method: string): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of response.headers) {
-    if (name === 'set-cookie') headers[name] = response.headers.getSetCookie();
-    else headers[name] = value;
-  }
-  res.writeHead(response.status, response.statusText || undefined, headers);
-  if (response.body === null || method === 'HEAD') {
-    await response.body?.cancel();
-    res.end();
+/**
+ * Writes `response` to `res`: a body of bytes in one call with its Content-Length, chunks as
+ * they come, honouring backpressure. Rejects if the body breaks (the socket is then destroyed,
+ * so the client sees a cut response, never a clean short one).
+ */
+export async function writeResponse(
+  res: ServerResponse,
+  response: HttpResponse,
+  method: string,
+): Promise<void> {
+  const { body } = response;
+  const fields: string[] = [];
+  for (const [name, value] of response.headers) fields.push(name, value);
+  if (body instanceof Uint8Array) fields.push('content-length', String(body.byteLength));
+  res.writeHead(response.status, response.statusText || undefined, fields);
+  if (body === null || body instanceof Uint8Array || method === 'HEAD') {
+    if (body !== null && !(body instanceof Uint8Array)) await body[Symbol.asyncIterator]().return?.();
+    res.end(method === 'HEAD' || body === null ? undefined : body);
     return;
   }
-  // A reader loop rather than stream.pipeline: pipeline's teardown aborts an AbortController,
-  // which builds a DOMException with a stack trace for every response (~30 µs here).
-  const reader = response.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!res.write(value)) await waitForDrain(res);
+    for await (const chunk of body) {
+      if (!res.write(chunk)) await waitForDrain(res);
     }
     res.end();
   } catch (error) {
     res.destroy(error as Error);
-    await reader.cancel().catch(() => {});
     throw error;
   }
 }

@@ -1,7 +1,7 @@
 /**
- * isola's HTTP server: many apps behind one listener. `handle()` is the whole request path on Web
- * `Request`/`Response` (route → executor → response, access log); `listen()` puts it behind
- * `node:http`, which only adapts (node-adapter.ts). Apps are added and replaced atomically with
+ * isola's HTTP server: many apps behind one listener. `serve()` is the whole request path (route →
+ * executor → response, access log) on the plain messages of message.ts, `handle()` the same on Web
+ * `Request`/`Response`; `listen()` puts it behind `node:http`, which only adapts (node-adapter.ts). Apps are added and replaced atomically with
  * `setApp`, so a hot reload never drops a request: in-flight requests finish on the version that
  * took them.
  *
@@ -18,7 +18,14 @@ import { IsolaError } from '../errors.js';
 import type { Engine, Outcome } from '../runtime/index.js';
 import type { CgiRequest } from './cgi-env.js';
 import { errorResponse } from './error-response.js';
-import { toRequest, writeResponse } from './node-adapter.js';
+import {
+  fromWebRequest,
+  type HttpRequest,
+  type HttpResponse,
+  jsonResponse,
+  toWebResponse,
+} from './message.js';
+import { toHttpRequest, writeResponse } from './node-adapter.js';
 import { parseRequestPath } from './route-pattern.js';
 import { AppRouter, isReservedPath, RESERVED_PREFIX } from './router.js';
 import { serveWagi, type WagiComponent } from './wagi.js';
@@ -89,6 +96,8 @@ export class IsolaServer {
   readonly #idPrefix = randomBytes(4).toString('hex');
   #nextId = 0;
   #server: Server | undefined;
+  /** `host:port` the server listens on: the authority of a request without a Host header. */
+  #authority = 'localhost';
   readonly #inFlight = new Set<Promise<void>>();
   #closing: Promise<void> | undefined;
 
@@ -135,26 +144,30 @@ export class IsolaServer {
     return `${this.#idPrefix}-${(this.#nextId++).toString(36)}`;
   }
 
-  /** Serves one request; never rejects. */
+  /** Serves one request as Web types (for tests and embedders); never rejects. */
   async handle(request: Request, remoteAddr: string, requestId = this.requestId()): Promise<Response> {
+    return toWebResponse(await this.serve(fromWebRequest(request), remoteAddr, requestId));
+  }
+
+  /** Serves one request; never rejects. The response carries the request id (`x-request-id`). */
+  async serve(request: HttpRequest, remoteAddr: string, requestId = this.requestId()): Promise<HttpResponse> {
     const started = performance.now();
-    const url = new URL(request.url);
     const entry: AccessLogEntry = {
       time: new Date().toISOString(),
       requestId,
       method: request.method,
-      path: url.pathname,
+      path: request.url.pathname,
       status: 0,
       ms: 0,
     };
-    let response: Response;
+    let response: HttpResponse;
     try {
-      response = await this.#route(request, url, remoteAddr, requestId, entry, 0);
+      response = await this.#route(request, remoteAddr, requestId, entry, 0);
     } catch (error) {
       entry.reason = error instanceof Error ? error.message : String(error);
       response = errorResponse(500, requestId);
     }
-    response.headers.set('x-request-id', requestId);
+    response.headers.push(['x-request-id', requestId]);
     entry.status = response.status;
     entry.ms = Math.round((performance.now() - started) * 1000) / 1000;
     this.#log.access(entry);
@@ -162,13 +175,13 @@ export class IsolaServer {
   }
 
   async #route(
-    request: Request,
-    url: URL,
+    request: HttpRequest,
     remoteAddr: string,
     requestId: string,
     entry: AccessLogEntry,
     redirects: number,
-  ): Promise<Response> {
+  ): Promise<HttpResponse> {
+    const { url } = request;
     const path = parseRequestPath(url.pathname);
     if (path === undefined) return errorResponse(400, requestId);
     if (isReservedPath(path)) return this.#reserved(url, requestId);
@@ -202,15 +215,14 @@ export class IsolaServer {
         entry.reason = `more than ${MAX_LOCAL_REDIRECTS} local redirects`;
         return errorResponse(508, requestId);
       }
-      const next = new URL(result.location, url);
-      return this.#route(
-        new Request(next, { headers: request.headers }),
-        next,
-        remoteAddr,
-        requestId,
-        entry,
-        redirects + 1,
-      );
+      // RFC 3875 §6.2.2: answered as if the client had asked for the new location (a GET).
+      const next = {
+        method: 'GET',
+        url: new URL(result.location, url),
+        headers: request.headers,
+        body: null,
+      };
+      return this.#route(next, remoteAddr, requestId, entry, redirects + 1);
     }
     void result.outcome.then((outcome) => {
       if (outcome !== undefined) entry.outcome = outcome.kind;
@@ -218,10 +230,14 @@ export class IsolaServer {
     return result.response;
   }
 
-  #reserved(url: URL, requestId: string): Response {
+  #reserved(url: URL, requestId: string): HttpResponse {
     if (url.pathname !== `${RESERVED_PREFIX}health`) return errorResponse(404, requestId);
     const stats = this.#engine.stats();
-    return Response.json({ status: this.#closing ? 'stopping' : 'ok', apps: this.#apps.size, engine: stats });
+    return jsonResponse(200, {
+      status: this.#closing ? 'stopping' : 'ok',
+      apps: this.#apps.size,
+      engine: stats,
+    });
   }
 
   /** Listens on `host:port` (port 0 picks a free one). Rejects with the listen error (EADDRINUSE...). */
@@ -242,19 +258,20 @@ export class IsolaServer {
       server.once('error', reject);
       server.listen(port, host, () => {
         server.off('error', reject);
-        resolve(server.address() as AddressInfo);
+        const address = server.address() as AddressInfo;
+        this.#authority = `${address.address}:${address.port}`;
+        resolve(address);
       });
     });
   }
 
   async #serveNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const address = this.#server?.address() as AddressInfo | null;
-    const request = toRequest(req, address ? `${address.address}:${address.port}` : 'localhost');
+    const request = toHttpRequest(req, this.#authority);
     const requestId = this.requestId();
     const response =
       request === undefined
         ? errorResponse(400, requestId)
-        : await this.handle(request, req.socket.remoteAddress ?? '', requestId);
+        : await this.serve(request, req.socket.remoteAddress ?? '', requestId);
     try {
       await writeResponse(res, response, req.method ?? 'GET');
     } catch {

@@ -4,8 +4,9 @@ import { after, describe, test } from 'node:test';
 import { fixturePath } from '../../test/fixtures/paths.js';
 import { INFINITE_LOOP, UNREACHABLE, writesStdout } from '../../test/support/guests.js';
 import { wat } from '../../test/support/wat.js';
-import { Engine, type LoadedModule, type Outcome } from '../runtime/index.js';
+import { Engine, INLINE_WORKER, type LoadedModule, type Outcome } from '../runtime/index.js';
 import type { CgiRequest } from './cgi-env.js';
+import { fromWebRequest, toWebResponse } from './message.js';
 import { serveWagi, type WagiComponent, type WagiResult } from './wagi.js';
 
 function cgiRequest(request: Request, pattern = '/echo/...', matched = '/echo'): CgiRequest {
@@ -36,12 +37,19 @@ describe('serveWagi', () => {
   });
 
   async function serve(module: LoadedModule, request: Request, extra: Partial<WagiComponent> = {}) {
-    return serveWagi(engine, component(module, extra), request, cgiRequest(request), 'req-1', log);
+    return serveWagi(
+      engine,
+      component(module, extra),
+      fromWebRequest(request),
+      cgiRequest(request),
+      'req-1',
+      log,
+    );
   }
 
   function response(result: WagiResult): Response {
     assert.equal(result.kind, 'response');
-    return (result as Extract<WagiResult, { kind: 'response' }>).response;
+    return toWebResponse((result as Extract<WagiResult, { kind: 'response' }>).response);
   }
 
   test('passes the request as CGI variables and stdin, and streams the response back', async () => {
@@ -144,10 +152,24 @@ describe('serveWagi', () => {
       const limits = { timeoutMs: 200 };
       const request = () => new Request('http://localhost/echo');
       const busy = [1, 2].map(() =>
-        serveWagi(small, component(module, { limits }), request(), cgiRequest(request()), 'r', log),
+        serveWagi(
+          small,
+          component(module, { limits }),
+          fromWebRequest(request()),
+          cgiRequest(request()),
+          'r',
+          log,
+        ),
       );
       const refused = response(
-        await serveWagi(small, component(module, { limits }), request(), cgiRequest(request()), 'r', log),
+        await serveWagi(
+          small,
+          component(module, { limits }),
+          fromWebRequest(request()),
+          cgiRequest(request()),
+          'r',
+          log,
+        ),
       );
       assert.equal(refused.status, 503);
       assert.equal(refused.headers.get('retry-after'), '1');
@@ -156,4 +178,68 @@ describe('serveWagi', () => {
       await small.destroy();
     }
   });
+});
+
+describe('serveWagi, for a module that runs inline', () => {
+  const engine = new Engine({ workers: 1, inline: { promoteAfterRuns: 1 } });
+  after(() => engine.destroy());
+  const failures: string[] = [];
+  const stderr: string[] = [];
+  const log = {
+    stderr: (line: string) => stderr.push(line),
+    failure: (reason: string) => failures.push(reason),
+  };
+
+  /** Loads `source` and runs it until the engine runs it inline. */
+  async function inlineModule(source: string): Promise<LoadedModule> {
+    const module = await engine.load(await wat(source));
+    for (let i = 0; i < 20; i++) {
+      if ((await engine.run(module)).metrics.worker === INLINE_WORKER) return module;
+    }
+    return assert.fail('the module never ran inline');
+  }
+
+  async function serve(module: LoadedModule): Promise<Response> {
+    const request = new Request('http://localhost/echo/x?q=1');
+    const component: WagiComponent = { module, env: [], dirs: [] };
+    const result = await serveWagi(
+      engine,
+      component,
+      fromWebRequest(request),
+      cgiRequest(request),
+      'req-2',
+      log,
+    );
+    assert.equal(result.kind, 'response');
+    return toWebResponse((result as Extract<WagiResult, { kind: 'response' }>).response);
+  }
+
+  test('answers from the whole output at once, with its status, reason, fields and body', async () => {
+    const module = await inlineModule(
+      writesStdout('Status: 201 Made\nContent-Type: text/plain\nX-Kind: inline\n\nall of it'),
+    );
+    const reply = await serve(module);
+    assert.equal(reply.status, 201);
+    assert.equal(reply.statusText, 'Made');
+    assert.equal(reply.headers.get('x-kind'), 'inline');
+    assert.equal(await reply.text(), 'all of it');
+  });
+
+  const bad: [string, string, number, RegExp][] = [
+    ['output without the blank line', 'Content-Type: text/plain\nhello', 502, /blank line/],
+    ['a bad Status', 'Status: ok\n\n', 502, /Status field/],
+    ['no output at all', '', 500, /wrote nothing/],
+  ];
+  for (const [what, output, status, reason] of bad) {
+    test(`answers ${what} with ${status} and the reason in the log only`, async () => {
+      const module = await inlineModule(writesStdout(output));
+      failures.length = 0;
+      const reply = await serve(module);
+      assert.equal(reply.status, status);
+      const body = await reply.text();
+      assert.match(body, /request id: req-2/);
+      assert.doesNotMatch(body, reason);
+      assert.match(failures.join('\n'), reason);
+    });
+  }
 });

@@ -19,8 +19,9 @@ import { isIsolaError } from '../errors.js';
 import type { InvocationLimits } from '../limits.js';
 import type { DirGrant, Engine, InvokeRequest, LoadedModule, Outcome } from '../runtime/index.js';
 import { type CgiRequest, cgiEnvironment } from './cgi-env.js';
-import { type CgiResponse, readCgiResponse } from './cgi-response.js';
+import { type CgiHead, type CgiResponse, parseCgiResponse, readCgiResponse } from './cgi-response.js';
 import { errorResponse } from './error-response.js';
+import type { HttpRequest, HttpResponse } from './message.js';
 import { decodeSegment } from './route-pattern.js';
 
 /** One component as the WAGI executor runs it: the loaded module and its grants. */
@@ -55,7 +56,7 @@ export interface WagiLog {
 
 export type WagiResult =
   /** `outcome` settles when the guest has ended; undefined when no guest ran (refused or overloaded). */
-  | { kind: 'response'; response: Response; outcome: Promise<Outcome | undefined> }
+  | { kind: 'response'; response: HttpResponse; outcome: Promise<Outcome | undefined> }
   /** RFC 3875 §6.2.2: the server should serve `location` instead, as a new request. */
   | { kind: 'local-redirect'; location: string };
 
@@ -65,7 +66,7 @@ export const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 export async function serveWagi(
   engine: Engine,
   component: WagiComponent,
-  request: Request,
+  request: HttpRequest,
   cgi: CgiRequest,
   requestId: string,
   log: WagiLog,
@@ -91,6 +92,8 @@ export async function serveWagi(
     log.failure(error instanceof Error ? error.message : String(error), undefined);
     return errorResult(500, requestId, undefined);
   }
+  const settled = invocation.settled;
+  if (settled !== undefined) return respondToEnded(invocation.collected(), settled.outcome, requestId, log);
   forwardLines(invocation.stderr, log.stderr);
   const outcome = invocation.result.then((result) => result.outcome);
   let cgiResponse: CgiResponse;
@@ -104,13 +107,48 @@ export async function serveWagi(
   }
   const { head } = cgiResponse;
   if (head.kind === 'local-redirect') return { kind: 'local-redirect', location: head.location };
-  const headers = new Headers();
-  for (const [name, value] of head.headers) headers.append(name, value);
-  const status = head.status;
   const body = bodyStream(cgiResponse.body, outcome, log);
-  const init: ResponseInit = { status, headers };
-  if (head.kind === 'document' && head.statusText !== '') init.statusText = head.statusText;
-  return { kind: 'response', response: new Response(nullBodyStatus(status) ? null : body, init), outcome };
+  return { kind: 'response', response: responseOf(head, body), outcome };
+}
+
+/**
+ * The answer for an invocation that had already ended when `invoke` returned (it ran inline):
+ * its whole output is at hand, so it is parsed without streams, and a guest that failed after
+ * writing a response head gets the error status instead of a cut-off body.
+ */
+function respondToEnded(
+  output: { stdout: Uint8Array; stderr: Uint8Array },
+  outcome: Outcome,
+  requestId: string,
+  log: WagiLog,
+): WagiResult {
+  if (output.stderr.length > 0) forwardText(Buffer.from(output.stderr).toString('utf8'), log.stderr);
+  let cgiResponse: { head: CgiHead; body: Uint8Array };
+  try {
+    cgiResponse = parseCgiResponse(output.stdout);
+  } catch (error) {
+    log.failure(reasonOf(outcome, error), outcome);
+    return errorResult(failureStatus(outcome, error), requestId, outcome);
+  }
+  if (outcome.kind !== 'exit' && outcome.kind !== 'return') {
+    log.failure(reasonOf(outcome, undefined), outcome);
+    return errorResult(failureStatus(outcome, undefined), requestId, outcome);
+  }
+  const { head, body } = cgiResponse;
+  if (head.kind === 'local-redirect') return { kind: 'local-redirect', location: head.location };
+  return { kind: 'response', response: responseOf(head, body), outcome: Promise.resolve(outcome) };
+}
+
+function responseOf(
+  head: Exclude<CgiHead, { kind: 'local-redirect' }>,
+  body: HttpResponse['body'],
+): HttpResponse {
+  return {
+    status: head.status,
+    statusText: head.kind === 'document' ? head.statusText : '',
+    headers: head.headers,
+    body: nullBodyStatus(head.status) ? null : body,
+  };
 }
 
 /**
@@ -133,33 +171,18 @@ function queryArgs(query: string): string[] {
   return query.split('+').map(decodeSegment);
 }
 
-/** The body the client gets; errored if the guest did not end well, so a cut body is never a clean one. */
-function bodyStream(
+/** The body the client gets; it throws if the guest did not end well, so a cut body is never a clean one. */
+async function* bodyStream(
   chunks: AsyncIterable<Uint8Array>,
   outcome: Promise<Outcome>,
   log: WagiLog,
-): ReadableStream {
-  const iterator = chunks[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await iterator.next();
-      if (!next.done) {
-        controller.enqueue(next.value);
-        return;
-      }
-      const ended = await outcome;
-      if (ended.kind === 'exit' || ended.kind === 'return') {
-        controller.close();
-        return;
-      }
-      const reason = reasonOf(ended, undefined);
-      log.failure(`the response was cut off: ${reason}`, ended);
-      controller.error(new Error(reason));
-    },
-    async cancel() {
-      await iterator.return?.();
-    },
-  });
+): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+  const ended = await outcome;
+  if (ended.kind === 'exit' || ended.kind === 'return') return;
+  const reason = reasonOf(ended, undefined);
+  log.failure(`the response was cut off: ${reason}`, ended);
+  throw new Error(reason);
 }
 
 function failureStatus(outcome: Outcome, parseError: unknown): number {
@@ -202,6 +225,13 @@ function errorResult(
 /** 204, 205 and 304 responses have no body (RFC 9110 §15.3.5, §15.3.6, §15.4.5). */
 function nullBodyStatus(status: number): boolean {
   return status === 204 || status === 205 || status === 304;
+}
+
+/** Calls `line` for each line of `text` (the last one even without a newline). */
+function forwardText(text: string, line: (text: string) => void): void {
+  const parts = text.split('\n');
+  if (parts.at(-1) === '') parts.pop();
+  for (const part of parts) line(part);
 }
 
 /** Calls `line` for each line of `stream` (the last one even without a newline). */
