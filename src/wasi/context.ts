@@ -24,7 +24,7 @@ import {
 } from './defs.js';
 import type { Descriptor } from './descriptor.js';
 import { FdTable } from './fd-table.js';
-import { createMemoryDirectory, openHostDirectory } from './fs/index.js';
+import { createMemoryDirectory, type MemoryBundle, openHostDirectory } from './fs/index.js';
 import { GuestMemory, utf8 } from './memory-view.js';
 import { createPreview1, type Preview1Imports, ProcExit } from './preview1.js';
 import type { WasiState } from './state.js';
@@ -118,6 +118,14 @@ export class WasiBuilder {
     const readOnly = options.readOnly ?? false;
     const files = options.files ?? {};
     return this.preopen(guestPath, (limits) => createMemoryDirectory({ readOnly, limits, files }));
+  }
+
+  /**
+   * Mounts a `MemoryBundle` at `guestPath`, always read-only. Every `build()` shares the bundle's
+   * files and node tree: a mount costs O(1), whatever the bundle holds.
+   */
+  preopenBundle(guestPath: string, bundle: MemoryBundle): this {
+    return this.preopen(guestPath, (limits) => bundle.mount(limits));
   }
 
   /** Mounts any directory descriptor, made fresh for each `build()`. */

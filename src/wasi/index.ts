@@ -6,6 +6,14 @@ export { type DirOptions, type MemoryDirOptions, Wasi, WasiBuilder } from './con
 export { Errno, Filetype, Rights } from './defs.js';
 export { Descriptor, type DirEntry, type Filestat, type OpenRequest, type TimeUpdate } from './descriptor.js';
 export { WasiErrno } from './errno.js';
+export {
+  type BundledFile,
+  MEMORY_BUNDLE_DEFAULTS,
+  MemoryBundle,
+  type MemoryBundleLimits,
+  type MemoryBundleOptions,
+  type MemoryBundleTransfer,
+} from './fs/index.js';
 export { PREVIEW1_FUNCTION_NAMES, ProcExit } from './preview1.js';
 export {
   bytesSource,

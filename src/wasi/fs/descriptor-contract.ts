@@ -80,16 +80,7 @@ function names(dir: Descriptor): string[] {
 /** Registers the shared contract suite for one filesystem implementation. */
 export function describeDescriptorContract(name: string, factory: FilesystemFactory): void {
   describe(`${name} descriptor contract`, () => {
-    const mounts: FilesystemUnderTest[] = [];
-    const mount = (setup: FilesystemSetup = {}): Descriptor => {
-      const created = factory(setup);
-      mounts.push(created);
-      return created.root;
-    };
-    afterEach(() => {
-      for (const created of mounts.splice(0)) created.dispose();
-    });
-
+    const mount = mountsOf(factory);
     describeFiles(mount);
     describeOpen(mount);
     describeDirectories(mount);
@@ -101,7 +92,27 @@ export function describeDescriptorContract(name: string, factory: FilesystemFact
   });
 }
 
+/** Registers the read-only cases alone, for a filesystem that is never writable. */
+export function describeReadOnlyContract(name: string, factory: FilesystemFactory): void {
+  describe(`${name} descriptor contract`, () => {
+    describeReadOnly(mountsOf(factory));
+  });
+}
+
 type Mount = (setup?: FilesystemSetup) => Descriptor;
+
+/** Mounts made by `factory`, each disposed of after the test that made it. */
+function mountsOf(factory: FilesystemFactory): Mount {
+  const mounts: FilesystemUnderTest[] = [];
+  afterEach(() => {
+    for (const created of mounts.splice(0)) created.dispose();
+  });
+  return (setup = {}) => {
+    const created = factory(setup);
+    mounts.push(created);
+    return created.root;
+  };
+}
 
 function describeFiles(mount: Mount): void {
   describe('files', () => {
@@ -853,6 +864,18 @@ function describeReadOnly(mount: Mount): void {
         errnoOf(() => file.pwrite(data, 0n)),
         Errno.BADF,
       );
+      assert.equal(
+        errnoOf(() => file.pwrite(data, 1n << 60n)),
+        Errno.BADF,
+        'the mount is read-only before the offset is too large',
+      );
+      file.setFdflags(Fdflags.APPEND);
+      assert.equal(
+        errnoOf(() => file.write(data)),
+        Errno.BADF,
+      );
+      assert.equal(file.tell(), 0n, 'a refused append leaves the position alone');
+      file.setFdflags(0);
       assert.equal(
         errnoOf(() => file.setSize(0n)),
         Errno.BADF,

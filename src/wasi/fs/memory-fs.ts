@@ -7,11 +7,14 @@
  * Every mount owns its inode counter and byte budget. A file grows up to
  * `limits.maxMemoryFileBytes` (beyond: EFBIG) and all files of a mount together up to
  * `maxTotalBytes` (beyond: ENOSPC). Reads do not update atime (as a `noatime` mount).
+ *
+ * A `SharedMemoryTree` is the read-only case built once and mounted by many instances: each mount
+ * is a `MemoryMount` of its own (limits, nothing else) over the one frozen node tree.
  */
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { IsolaError } from '../../errors.js';
-import type { WasiLimits } from '../../limits.js';
+import { WASI_LIMIT_DEFAULTS, type WasiLimits } from '../../limits.js';
 import { Errno, Fdflags, Filetype, Oflags, Whence } from '../defs.js';
 import {
   Descriptor,
@@ -53,7 +56,7 @@ abstract class MemoryNode {
 class FileNode extends MemoryNode {
   readonly filetype = Filetype.REGULAR_FILE;
   /** Capacity may exceed `length`; bytes past `length` are always zero. */
-  data = new Uint8Array(0);
+  data: Uint8Array = new Uint8Array(0);
   length = 0;
   size(): bigint {
     return BigInt(this.length);
@@ -98,24 +101,32 @@ const memoryWalker: DirectoryWalker<DirectoryNode> = {
   release() {},
 };
 
+/** Wall-clock time in ns (microsecond resolution: what the platform gives). */
+function wallClockNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+}
+
 /** One mount's state: inode counter, byte budget, clock. */
 class MemoryMount {
   readonly readOnly: boolean;
   readonly limits: WasiLimits;
-  /** A device number of this mount's own, so (dev, ino) is unique across mounts. */
-  readonly dev = BigInt(randomInt(1, 2 ** 31));
+  /**
+   * The device number: a mount's own, so (dev, ino) is unique across mounts; or the shared tree's,
+   * since every mount of one tree shows the same files (as bind mounts of one filesystem do).
+   */
+  readonly dev: bigint;
   maxTotalBytes = 0;
   usedBytes = 0;
   #nextIno = 1n;
 
-  constructor(readOnly: boolean, limits: WasiLimits) {
+  constructor(readOnly: boolean, limits: WasiLimits, dev = BigInt(randomInt(1, 2 ** 31))) {
     this.readOnly = readOnly;
     this.limits = limits;
+    this.dev = dev;
   }
 
-  /** Wall-clock time in ns (microsecond resolution: what the platform gives). */
   now(): bigint {
-    return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+    return wallClockNs();
   }
 
   ino(): bigint {
@@ -185,7 +196,8 @@ export function createMemoryDirectory(options: MemoryDirectoryOptions): Descript
   const root = mount.directory(null);
   let bundled = 0;
   for (const [path, contents] of Object.entries(options.files ?? {})) {
-    const bytes = typeof contents === 'string' ? Buffer.from(contents, 'utf8') : contents;
+    // A copy: the mount's files are its own to change, whatever the caller does with `contents`.
+    const bytes = typeof contents === 'string' ? Buffer.from(contents, 'utf8') : new Uint8Array(contents);
     addBundledFile(mount, root, path, bytes);
     bundled += bytes.length;
   }
@@ -194,6 +206,7 @@ export function createMemoryDirectory(options: MemoryDirectoryOptions): Descript
   return new MemoryDirectory(mount, root, 0);
 }
 
+/** Adds a file holding `bytes` (not copied) under `root`, implying the directories on the way. */
 function addBundledFile(mount: MemoryMount, root: DirectoryNode, path: string, bytes: Uint8Array): void {
   const parts = path.split('/');
   if (path.startsWith('/') || parts.some((part) => part === '' || part === '.' || part === '..')) {
@@ -218,10 +231,73 @@ function addBundledFile(mount: MemoryMount, root: DirectoryNode, path: string, b
     dir.nlink += 1n;
     dir = created;
   }
+  const name = parts[parts.length - 1]!;
+  const existing = dir.entries.get(name);
+  if (existing !== undefined) {
+    const clash =
+      existing instanceof DirectoryNode ? 'is also the directory of other bundled files' : 'is bundled twice';
+    throw new IsolaError('E_ARGUMENT_INVALID', `bundled file path "${path}" ${clash}: rename one of them`, {
+      path,
+    });
+  }
   const file = mount.file();
-  file.data = Uint8Array.from(bytes);
+  file.data = bytes;
   file.length = bytes.length;
-  dir.entries.set(parts[parts.length - 1]!, file);
+  dir.entries.set(name, file);
+}
+
+/**
+ * Bundled files as one read-only tree, built once (inode numbers, timestamps, directories) and
+ * mounted by any number of instances: `mount()` is O(1), no walk and no copy, and only the
+ * descriptors it hands out (offsets, readdir lists) belong to the instance. The file bytes are the
+ * caller's, not copied. Every node is frozen, so a write that got past the read-only checks would
+ * throw (a host bug, ending the instance) instead of changing what every other instance sees.
+ */
+export class SharedMemoryTree {
+  readonly #root: DirectoryNode;
+  /** The device number every mount reports. */
+  readonly dev: bigint;
+  /** Every node's atime, mtime and ctime, in ns since the epoch. */
+  readonly timeNs: bigint;
+
+  /** `dev` and `timeNs` default to a random device number and now; give them to rebuild a tree. */
+  constructor(
+    files: Iterable<readonly [string, Uint8Array]>,
+    identity: { dev?: bigint; timeNs?: bigint } = {},
+  ) {
+    const builder = new MemoryMount(true, WASI_LIMIT_DEFAULTS, identity.dev);
+    this.dev = builder.dev;
+    this.timeNs = identity.timeNs ?? wallClockNs();
+    this.#root = builder.directory(null);
+    for (const [path, bytes] of files) addBundledFile(builder, this.#root, path, bytes);
+    freezeTree(this.#root, this.timeNs);
+  }
+
+  /** A read-only root directory descriptor over the tree, for one instance. */
+  mount(limits: WasiLimits): Descriptor {
+    return new MemoryDirectory(new MemoryMount(true, limits, this.dev), this.#root, 0);
+  }
+}
+
+function freezeTree(root: DirectoryNode, timeNs: bigint): void {
+  const refuse = (): never => {
+    throw new TypeError('a shared memory tree cannot change');
+  };
+  const pending: MemoryNode[] = [root];
+  for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+    node.atim = node.mtim = node.ctim = timeNs;
+    if (node instanceof DirectoryNode) {
+      for (const child of node.entries.values()) pending.push(child);
+      // Object.freeze does not reach a Map's entries: its mutators are replaced instead.
+      Object.defineProperties(node.entries, {
+        set: { value: refuse },
+        delete: { value: refuse },
+        clear: { value: refuse },
+      });
+      Object.freeze(node.entries);
+    }
+    Object.freeze(node);
+  }
 }
 
 class MemoryFile extends Descriptor {
@@ -262,8 +338,8 @@ class MemoryFile extends Descriptor {
     return count;
   }
 
+  /** The caller has checked `#writable`. */
   #writeAt(data: Uint8Array, position: number): number {
-    if (!this.#writable) fail(Errno.BADF);
     const node = this.#node;
     const end = position + data.length;
     if (end > node.length) this.#mount.resize(node, end);
@@ -284,6 +360,7 @@ class MemoryFile extends Descriptor {
   }
 
   override write(data: Uint8Array): number {
+    if (!this.#writable) fail(Errno.BADF);
     if (this.#fdflags & Fdflags.APPEND) this.#position = this.#node.length;
     const count = this.#writeAt(data, this.#position);
     this.#position += count;
@@ -291,6 +368,7 @@ class MemoryFile extends Descriptor {
   }
 
   override pwrite(data: Uint8Array, offset: bigint): number {
+    if (!this.#writable) fail(Errno.BADF);
     // As Linux (and the host filesystem): pwrite on an APPEND descriptor writes at the end.
     if (this.#fdflags & Fdflags.APPEND) return this.#writeAt(data, this.#node.length);
     if (offset > BigInt(this.#mount.limits.maxMemoryFileBytes)) fail(Errno.FBIG);
