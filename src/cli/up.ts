@@ -74,7 +74,7 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
             server.setApp(deployed.http);
             const previous = current;
             current = deployed;
-            if (previous !== undefined) await undeployApp(engine, previous);
+            if (previous !== undefined) undeployApp(engine, previous);
             process.stdout.write(`isola: reloaded ${next.locked.application.name}\n`);
           } catch (error) {
             output.error(`isola: reload failed, still serving the previous version: ${messageOf(error)}`);

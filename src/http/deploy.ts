@@ -1,18 +1,21 @@
 /**
  * Deploying a locked app: every component's module is loaded into the engine (validated and
- * compiled now, so a bad module fails the deploy, not the first request), its files become
- * read-only mounts, and its routes become an `HttpApp` the server can swap in whole.
+ * compiled now, so a bad module fails the deploy, not the first request), its files become a
+ * read-only bundle, and its routes become an `HttpApp` the server can swap in whole.
  *
- * Directory mounts are granted as they are. Single-file mounts (and the matches of a glob) cannot
- * be granted one by one, since a guest is granted directories: they are copied into a staging
- * directory laid out by guest path, granted read-only at `/`. `undeploy` removes it.
+ * A component's files are read once, now, checked against the digests the lock recorded, and
+ * held in memory as one bundle laid out by guest path and mounted at `/` (`Engine.loadBundle`):
+ * the app runs the files it was locked with, and a guest reading them costs no system call. A
+ * directory mount holding a symbolic link is the exception: it is granted as the host directory,
+ * read-only, whose links the WASI host resolves inside the mount. Directories with no files in
+ * them are not part of a lock, so they do not appear in a bundle.
  */
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { LockedApp, LockedComponent } from '../app/index.js';
 import { IsolaError } from '../errors.js';
-import type { DirGrant, Engine, LoadedModule } from '../runtime/index.js';
+import type { DirGrant, Engine, LoadedBundle, LoadedModule } from '../runtime/index.js';
 import type { HttpApp } from './server.js';
 import type { WagiComponent } from './wagi.js';
 
@@ -22,24 +25,27 @@ export interface DeployedApp {
   lockedJson: string;
   /** The modules it loaded, to unload when it is replaced. */
   modules: readonly LoadedModule[];
-  /** Staging directories to remove when it is replaced. */
-  staging: readonly string[];
+  /** The bundles it loaded, to unload when it is replaced. */
+  bundles: readonly LoadedBundle[];
 }
 
 export async function deployApp(engine: Engine, locked: LockedApp): Promise<DeployedApp> {
   const modules: LoadedModule[] = [];
-  const staging: string[] = [];
+  const bundles: LoadedBundle[] = [];
   try {
     const components = new Map<string, WagiComponent>();
     const byName = new Map<string, WagiComponent>();
     for (const component of locked.components) {
       const module = await loadSource(engine, component);
       modules.push(module);
-      const dirs = await grantsFor(component, staging);
+      const { dirs, files } = await filesOf(component);
+      const bundle = Object.keys(files).length === 0 ? undefined : engine.loadBundle(files);
+      if (bundle !== undefined) bundles.push(bundle);
       byName.set(component.name, {
         module,
         env: Object.entries(component.environment),
         dirs,
+        bundles: bundle === undefined ? [] : [{ bundle, guestPath: '/' }],
         limits: component.limits,
         ...(component.instance.kind === 'reuse'
           ? { instance: { reuse: component.instance.invocations } }
@@ -57,21 +63,18 @@ export async function deployApp(engine: Engine, locked: LockedApp): Promise<Depl
       http: { name: locked.application.name, routes, components },
       lockedJson: JSON.stringify(locked),
       modules,
-      staging,
+      bundles,
     };
   } catch (error) {
-    await undeployApp(engine, { modules, staging });
+    undeployApp(engine, { modules, bundles });
     throw error;
   }
 }
 
-/** Unloads an app's modules and removes its staging directories. */
-export async function undeployApp(
-  engine: Engine,
-  app: Pick<DeployedApp, 'modules' | 'staging'>,
-): Promise<void> {
+/** Unloads an app's modules and bundles. */
+export function undeployApp(engine: Engine, app: Pick<DeployedApp, 'modules' | 'bundles'>): void {
   for (const module of app.modules) engine.unload(module);
-  await Promise.all(app.staging.map((dir) => rm(dir, { recursive: true, force: true })));
+  for (const bundle of app.bundles) engine.unloadBundle(bundle);
 }
 
 async function loadSource(engine: Engine, component: LockedComponent): Promise<LoadedModule> {
@@ -87,22 +90,58 @@ async function loadSource(engine: Engine, component: LockedComponent): Promise<L
   return module;
 }
 
-async function grantsFor(component: LockedComponent, staging: string[]): Promise<DirGrant[]> {
+/**
+ * The component's files by bundle path (its guest path without the leading `/`), read and checked
+ * against the lock, and the directory mounts that must stay host directories (they hold links).
+ */
+async function filesOf(
+  component: LockedComponent,
+): Promise<{ dirs: DirGrant[]; files: Record<string, Uint8Array> }> {
   const dirs: DirGrant[] = [];
-  let stage: string | undefined;
+  const files: Record<string, Uint8Array> = {};
   for (const mount of component.files) {
-    if (mount.kind === 'directory') {
+    if (mount.kind === 'file') {
+      files[bundlePath(mount.guestPath)] = await lockedFile(component, mount.hostPath, mount.sha256);
+      continue;
+    }
+    if (mount.entries.some((entry) => 'symlink' in entry)) {
       dirs.push({ hostPath: mount.hostPath, guestPath: mount.guestPath, readOnly: true });
       continue;
     }
-    if (stage === undefined) {
-      stage = await mkdtemp(join(tmpdir(), 'isola-files-'));
-      staging.push(stage);
-      dirs.push({ hostPath: stage, guestPath: '/', readOnly: true });
+    for (const entry of mount.entries) {
+      if ('symlink' in entry) continue;
+      const guestPath = `${mount.guestPath.replace(/\/+$/, '')}/${entry.path}`;
+      files[bundlePath(guestPath)] = await lockedFile(
+        component,
+        join(mount.hostPath, entry.path),
+        entry.sha256,
+      );
     }
-    const target = join(stage, mount.guestPath);
-    await mkdir(dirname(target), { recursive: true });
-    await copyFile(mount.hostPath, target);
   }
-  return dirs;
+  return { dirs, files };
+}
+
+function bundlePath(guestPath: string): string {
+  return guestPath.replace(/^\/+/, '');
+}
+
+/** A file's bytes, if they are still the ones the lock recorded. */
+async function lockedFile(component: LockedComponent, path: string, sha256: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw changedSinceLock(component, path, error);
+  }
+  if (createHash('sha256').update(bytes).digest('hex') !== sha256) throw changedSinceLock(component, path);
+  return bytes;
+}
+
+function changedSinceLock(component: LockedComponent, path: string, cause?: unknown): IsolaError {
+  return new IsolaError(
+    'E_APP_SOURCE_MISSING',
+    `component "${component.name}": ${path} changed after the app was locked: lock it again`,
+    { component: component.name, path },
+    cause === undefined ? undefined : { cause },
+  );
 }

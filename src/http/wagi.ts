@@ -30,6 +30,8 @@ export interface WagiComponent {
   /** The app's environment variables; CGI variables of the same name take precedence. */
   env: readonly (readonly [string, string])[];
   dirs: readonly DirGrant[];
+  /** In-memory bundles of the app's files, mounted read-only. Default none. */
+  bundles?: InvokeRequest['bundles'];
   limits?: Partial<InvocationLimits>;
   instance?: InvokeRequest['instance'];
   /** The exported function to run; default `_start`. */
@@ -80,6 +82,7 @@ export async function serveWagi(
         : { entry: { function: component.entrypoint } }),
       env: [...component.env, ...cgiEnvironment(cgi)],
       dirs: component.dirs,
+      ...(component.bundles === undefined ? {} : { bundles: component.bundles }),
       ...(request.body === null ? {} : { stdin: Readable.fromWeb(request.body as never) }),
       ...(component.limits === undefined ? {} : { limits: component.limits }),
       ...(component.instance === undefined ? {} : { instance: component.instance }),

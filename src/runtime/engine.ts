@@ -30,6 +30,7 @@ import {
   resolveLimitMaxima,
   WASM_PAGE_BYTES,
 } from '../limits.js';
+import { MemoryBundle, type MemoryBundleOptions } from '../wasi/index.js';
 import { importMemory } from '../wasm/import-memory.js';
 import { checkImportSignatures, WASI_PREVIEW1_SIGNATURES } from '../wasm/import-signatures.js';
 import {
@@ -46,7 +47,16 @@ import { INLINE_DEFAULTS, InlineLane, type InlineOptions } from './inline-lane.j
 import { Invocation, type InvocationResult } from './invocation.js';
 import { MEMORY_POOL_DEFAULTS, type MemoryPoolOptions } from './memory-pool.js';
 import { ModuleCache } from './module-cache.js';
-import type { DirGrant, Entry, InstanceMode, InvocationConfig, MemoryPlan, StdinPlan } from './protocol.js';
+import type {
+  BundleDelivery,
+  BundleGrant,
+  DirGrant,
+  Entry,
+  InstanceMode,
+  InvocationConfig,
+  MemoryPlan,
+  StdinPlan,
+} from './protocol.js';
 import { WorkerPool } from './worker-pool.js';
 
 export interface EngineOptions {
@@ -91,6 +101,20 @@ export interface LoadedModule {
   readonly exports: readonly ModuleExport[];
 }
 
+/** Files the engine holds in memory for guests to mount read-only: what `loadBundle` returns. */
+export interface LoadedBundle {
+  /** sha256 of the bundle's paths and contents, hex. */
+  readonly digest: string;
+  readonly byteLength: number;
+  readonly files: number;
+}
+
+interface HeldBundle {
+  handle: LoadedBundle;
+  delivery: BundleDelivery;
+  pins: number;
+}
+
 export interface InvokeRequest {
   /** The guest's argv, argv[0] included. Default: none. */
   args?: readonly string[];
@@ -98,6 +122,8 @@ export interface InvokeRequest {
   env?: Readonly<Record<string, string>> | readonly (readonly [string, string])[];
   /** Host directories to mount. Default: none. */
   dirs?: readonly DirGrant[];
+  /** Bundles (`loadBundle`) to mount read-only, each at its guest path. Default: none. */
+  bundles?: readonly { bundle: LoadedBundle | string; guestPath: string }[];
   /** Stdin: bytes, a string (UTF-8) or a stream read on demand. Default: at end of input. */
   stdin?: Uint8Array | string | Readable;
   /** `_start` (the default for a command), or an exported function with numeric arguments. */
@@ -141,6 +167,7 @@ export class Engine {
   readonly #limits: Readonly<InvocationLimits>;
   readonly #maxima: Readonly<InvocationLimits>;
   readonly #resolvedLimits = new Map<string, InvocationLimits>();
+  readonly #bundles = new Map<string, HeldBundle>();
   readonly #inline: InlineLane | undefined;
   readonly #sweeper: NodeJS.Timeout | undefined;
   #nextId = 1;
@@ -246,6 +273,40 @@ export class Engine {
     return handle;
   }
 
+  /**
+   * Holds `files` (relative path → contents) in memory as one bundle that invocations mount
+   * read-only (`InvokeRequest.bundles`): the bytes are shared with every worker, never copied per
+   * instance, and reading them costs no system call. Loading the same files again returns the
+   * same bundle (held once more). Throws E_APP_FILES_LIMIT past `MEMORY_BUNDLE_DEFAULTS.maxBytes`
+   * and E_ARGUMENT_INVALID for a path that is not relative.
+   */
+  loadBundle(files: Readonly<Record<string, Uint8Array>>, options: MemoryBundleOptions = {}): LoadedBundle {
+    const digest = bundleDigest(files);
+    const held = this.#bundles.get(digest);
+    if (held !== undefined) {
+      held.pins += 1;
+      return held.handle;
+    }
+    const bundle = MemoryBundle.from({ ...files }, options);
+    const handle: LoadedBundle = Object.freeze({
+      digest,
+      byteLength: bundle.byteLength,
+      files: Object.keys(files).length,
+    });
+    this.#bundles.set(digest, { handle, delivery: { digest, transfer: bundle.toTransfer() }, pins: 1 });
+    return handle;
+  }
+
+  /** Lets go of a bundle; once nothing holds it, every thread drops it. */
+  unloadBundle(bundle: LoadedBundle | string): void {
+    const digest = typeof bundle === 'string' ? bundle : bundle.digest;
+    const held = this.#bundles.get(digest);
+    if (held === undefined || --held.pins > 0) return;
+    this.#bundles.delete(digest);
+    this.#pool.forget(digest);
+    this.#inline?.forget(digest);
+  }
+
   /** Unpins a loaded module; it stays cached until the cache needs the room. */
   unload(module: LoadedModule | string): void {
     this.#cache.unpin(typeof module === 'string' ? module : module.digest);
@@ -271,10 +332,12 @@ export class Engine {
     const entry = entryOf(request.entry, cached.handle);
     const instance = instanceModeOf(request.instance, entry);
     const { plan: stdin, stream } = stdinOf(request.stdin, limits);
+    const deliveries = this.#deliveriesFor(request.bundles);
     const config: InvocationConfig = {
       args: request.args ?? [],
       env: envOf(request.env),
       dirs: request.dirs ?? [],
+      bundles: bundleGrantsOf(request.bundles),
       limits,
       entry,
       instance,
@@ -283,7 +346,7 @@ export class Engine {
     const invocation = new Invocation(this.#nextId++);
     const replayable = isReplayable(config);
     if (replayable && this.#inline?.admits(digest)) {
-      const ran = this.#inline.run(invocation.id, digest, config);
+      const ran = this.#inline.run(invocation.id, digest, config, deliveries);
       if (ran !== undefined) {
         for (const message of ran.output) invocation.output(message.stream, message.chunk);
         const { done } = ran;
@@ -309,6 +372,7 @@ export class Engine {
       memory: cached.memory,
       config,
       stdin: stream,
+      bundles: deliveries,
       onOutput: (which, chunk) => invocation.output(which, chunk),
       onDone: (outcome, metrics, worker, startedAt) => {
         if (replayable && metrics !== undefined) {
@@ -326,6 +390,23 @@ export class Engine {
       },
     });
     return invocation;
+  }
+
+  /** The bundles a request mounts, as they are sent to a worker; throws for one not loaded. */
+  #deliveriesFor(grants: InvokeRequest['bundles']): BundleDelivery[] {
+    if (grants === undefined || grants.length === 0) return NO_DELIVERIES;
+    return grants.map(({ bundle }) => {
+      const digest = typeof bundle === 'string' ? bundle : bundle.digest;
+      const held = this.#bundles.get(digest);
+      if (held === undefined) {
+        throw new IsolaError(
+          'E_ARGUMENT_INVALID',
+          `bundle ${digest} is not loaded: load it with engine.loadBundle() before mounting it`,
+          { digest },
+        );
+      }
+      return held.delivery;
+    });
   }
 
   /**
@@ -467,6 +548,27 @@ function isReplayable(config: InvocationConfig): boolean {
     config.stdin.kind !== 'stream' &&
     config.dirs.every((dir) => dir.readOnly)
   );
+}
+
+const NO_DELIVERIES: BundleDelivery[] = [];
+const NO_BUNDLE_GRANTS: readonly BundleGrant[] = Object.freeze([]);
+
+function bundleGrantsOf(grants: InvokeRequest['bundles']): readonly BundleGrant[] {
+  if (grants === undefined || grants.length === 0) return NO_BUNDLE_GRANTS;
+  return grants.map(({ bundle, guestPath }) => ({
+    digest: typeof bundle === 'string' ? bundle : bundle.digest,
+    guestPath,
+  }));
+}
+
+/** sha256 over the files in path order, each as its path, a NUL, its length, a NUL and its bytes. */
+function bundleDigest(files: Readonly<Record<string, Uint8Array>>): string {
+  const hash = createHash('sha256');
+  for (const path of Object.keys(files).sort()) {
+    const bytes = files[path] as Uint8Array;
+    hash.update(`${path}\0${bytes.byteLength}\0`).update(bytes);
+  }
+  return hash.digest('hex');
 }
 
 const NO_STDIN: StdinPlan = Object.freeze({ kind: 'none' });

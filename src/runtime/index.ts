@@ -8,6 +8,7 @@ export {
   type EngineOptions,
   INLINE_WORKER,
   type InvokeRequest,
+  type LoadedBundle,
   type LoadedModule,
   type LoadOptions,
   MAX_REUSE_INVOCATIONS,
@@ -17,6 +18,7 @@ export { INLINE_DEFAULTS, type InlineOptions } from './inline-lane.js';
 export { Invocation, type InvocationResult } from './invocation.js';
 export { MEMORY_POOL_DEFAULTS, type MemoryPoolOptions } from './memory-pool.js';
 export type {
+  BundleGrant,
   DirGrant,
   Entry,
   InstanceMode,

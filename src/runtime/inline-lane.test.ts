@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
+import { fixturePath } from '../../test/fixtures/paths.js';
+import { isolaErrorWith } from '../../test/support/errors.js';
 import { HELLO_STDOUT, INFINITE_LOOP } from '../../test/support/guests.js';
 import { wat } from '../../test/support/wat.js';
 import { Engine, INLINE_WORKER, type RunResult } from './engine.js';
@@ -17,6 +20,15 @@ const PRINT_THEN_SPIN = `(module
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $next)))
     (local.get $i)))`;
+
+/** Sleeps 0.1 ms with poll_oneoff (a relative clock subscription), then exits 0. */
+const SLEEP_1MS = `(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; subscription at 0: userdata 0, tag 0 (clock), clock id 1 (monotonic) at 16, timeout 100,000 ns at 24
+  (data (i32.const 16) "\\01\\00\\00\\00")
+  (data (i32.const 24) "\\a0\\86\\01\\00\\00\\00\\00\\00")
+  (func (export "_start") (drop (call $poll (i32.const 0) (i32.const 128) (i32.const 1) (i32.const 256)))))`;
 
 /** Runs `run` until a run is inline (at most 20 times, as early worker runs may be slow); returns them all. */
 async function runUntilInline(run: () => Promise<RunResult>): Promise<RunResult[]> {
@@ -58,6 +70,16 @@ describe('the inline lane', () => {
     assert.notEqual(next.metrics.worker, INLINE_WORKER, 'the module went back to the workers');
   });
 
+  test('a guest that asks to sleep is moved to a worker rather than block the calling thread', async () => {
+    const module = await engine.load(await wat(SLEEP_1MS));
+    const runs = [];
+    for (let i = 0; i < 4; i++) runs.push(await engine.run(module));
+    for (const run of runs) {
+      assert.deepEqual(run.outcome, { kind: 'exit', code: 0 });
+      assert.notEqual(run.metrics.worker, INLINE_WORKER);
+    }
+  });
+
   test('an invocation that could not be replayed never runs inline', async () => {
     const module = await engine.load(await wat(HELLO_STDOUT));
     for (let i = 0; i < 3; i++) await engine.run(module);
@@ -90,5 +112,32 @@ describe('the inline lane', () => {
     } finally {
       await plain.destroy();
     }
+  });
+});
+
+describe('bundles', () => {
+  const engine = new Engine({ workers: 1, inline: { promoteAfterRuns: 2 } });
+  after(() => engine.destroy());
+
+  test('a bundle reads the same on a worker and inline, and the same files make the same bundle', async () => {
+    const module = await engine.load(readFileSync(fixturePath('cat-file')));
+    const files = { 'www/a.txt': Buffer.from('A'), 'www/sub/b.txt': Buffer.from('B') };
+    const bundle = engine.loadBundle(files);
+    assert.equal(engine.loadBundle({ ...files }).digest, bundle.digest);
+    assert.equal(bundle.files, 2);
+    assert.equal(bundle.byteLength, 2);
+    const runs = await runUntilInline(() =>
+      engine.run(module, {
+        args: ['cat', '/www/a.txt', '/www/sub/b.txt'],
+        bundles: [{ bundle, guestPath: '/' }],
+      }),
+    );
+    for (const run of runs) assert.equal(Buffer.from(run.stdout).toString(), 'AB');
+    engine.unloadBundle(bundle);
+    engine.unloadBundle(bundle);
+    assert.throws(
+      () => engine.invoke(module, { bundles: [{ bundle, guestPath: '/' }] }),
+      isolaErrorWith('E_ARGUMENT_INVALID', /is not loaded/),
+    );
   });
 });

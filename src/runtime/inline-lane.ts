@@ -25,7 +25,14 @@ import { instrumentFuel } from '../wasm/fuel.js';
 import { compileModule } from '../wasm/module-info.js';
 import { InvocationRunner } from './invocation-runner.js';
 import type { MemoryPoolOptions } from './memory-pool.js';
-import type { DoneMessage, InvocationConfig, MemoryPlan, Outcome, OutputMessage } from './protocol.js';
+import type {
+  BundleDelivery,
+  DoneMessage,
+  InvocationConfig,
+  MemoryPlan,
+  Outcome,
+  OutputMessage,
+} from './protocol.js';
 import { toInvokeMessage } from './protocol.js';
 
 export interface InlineOptions {
@@ -55,9 +62,6 @@ const MAX_DEMOTION_DOUBLINGS = 10;
 /** Inline runs in a row over `promoteBelowMs` that send a module back to the workers. */
 const SLOW_RUNS_TO_DEMOTE = 4;
 
-/** Thrown by the inline lane's WASI clock when a guest asks to sleep: blocking is for workers. */
-export const WOULD_BLOCK_CODE = 'E_INLINE_WOULD_BLOCK';
-
 interface ModuleLane {
   /** The fuel-metered build of the module, once compiled. */
   module: WebAssembly.Module | undefined;
@@ -83,7 +87,7 @@ export class InlineLane {
   readonly #modules = new Map<string, ModuleLane>();
   /** Output of the run in progress, kept until it is known whether the run counts. */
   #output: OutputMessage[] = [];
-  /** Modules that have been sent to the runner (it keeps them by digest). */
+  /** Modules and bundles that have been sent to the runner (it keeps them by digest). */
   readonly #sent = new Set<string>();
 
   constructor(options: InlineOptions, memoryPool: MemoryPoolOptions) {
@@ -97,7 +101,7 @@ export class InlineLane {
       },
       undefined,
       memoryPool,
-      { fuel: BigInt(options.fuel) },
+      { fuel: BigInt(options.fuel), refuseWaiting: true },
     );
   }
 
@@ -135,13 +139,20 @@ export class InlineLane {
    * Runs a replayable invocation here. Undefined when it was stopped (fuel, or it would block):
    * nothing it did is kept, the module goes back to the workers, and the caller runs it there.
    */
-  run(id: number, digest: string, config: InvocationConfig): InlineResult | undefined {
+  run(
+    id: number,
+    digest: string,
+    config: InvocationConfig,
+    bundles: readonly BundleDelivery[],
+  ): InlineResult | undefined {
     const lane = this.#modules.get(digest);
     if (lane?.module === undefined) return undefined;
     const first = this.#sent.has(digest) ? undefined : { module: lane.module, memory: lane.memory };
     this.#sent.add(digest);
+    const deliveries = bundles.filter((bundle) => !this.#sent.has(bundle.digest));
+    for (const delivery of deliveries) this.#sent.add(delivery.digest);
     this.#output = [];
-    const done = this.#runner.run(toInvokeMessage(id, digest, config, undefined, first));
+    const done = this.#runner.run(toInvokeMessage(id, digest, config, undefined, first, deliveries));
     const output = this.#output;
     this.#output = [];
     if (stoppedInline(done.outcome)) {
@@ -169,7 +180,7 @@ export class InlineLane {
     if (lane.streak >= needed) lane.inline = true;
   }
 
-  /** Drops a module and whatever the lane kept for it. */
+  /** Drops a module or a bundle and whatever the lane kept for it. */
   forget(digest: string): void {
     this.#modules.delete(digest);
     if (this.#sent.delete(digest)) this.#runner.forget(digest);
@@ -202,5 +213,5 @@ export class InlineLane {
 /** Whether an inline run was stopped by the lane itself rather than ended by the guest. */
 function stoppedInline(outcome: Outcome): boolean {
   if (outcome.kind === 'limit') return outcome.limit === 'fuel';
-  return outcome.kind === 'error' && outcome.error.code === WOULD_BLOCK_CODE;
+  return outcome.kind === 'error' && outcome.error.code === 'E_INLINE_WOULD_BLOCK';
 }

@@ -6,6 +6,7 @@
  * the guest writes, so a large response flows before the guest finishes while a small one costs
  * a single message at the end.
  */
+import { IsolaError } from '../errors.js';
 import {
   INVOCATION_LIMIT_DEFAULTS,
   type InvocationLimits,
@@ -18,6 +19,7 @@ import {
   bytesSource,
   emptySource,
   type InputSource,
+  MemoryBundle,
   type OutputSink,
   ProcExit,
   type Wasi,
@@ -77,6 +79,7 @@ export interface RunnerPorts {
 export class InvocationRunner {
   readonly #ports: RunnerPorts;
   readonly #modules = new Map<string, LoadedModule>();
+  readonly #bundles = new Map<string, MemoryBundle>();
   readonly #memories: MemoryPool;
   readonly #reused = new Map<string, ReusedInstance>();
   /** Every instance this worker makes imports these, so V8 sees the same functions each time. */
@@ -90,15 +93,18 @@ export class InvocationRunner {
 
   /** Fuel each fresh instance starts with, for modules built with fuel metering (the inline lane). */
   readonly #fuel: bigint | undefined;
+  /** Whether a guest call that would sleep ends the instance instead (the inline lane). */
+  readonly #refuseWaiting: boolean;
 
   constructor(
     ports: RunnerPorts,
     output: OutputBuffers = createOutputBuffers(),
     memoryPool: Partial<MemoryPoolOptions> = {},
-    metering: { fuel?: bigint } = {},
+    metering: { fuel?: bigint; refuseWaiting?: boolean } = {},
   ) {
     this.#ports = ports;
     this.#fuel = metering.fuel;
+    this.#refuseWaiting = metering.refuseWaiting ?? false;
     this.#output = [new OutputRegion(output, 1), new OutputRegion(output, 2)];
     this.#memories = new MemoryPool(memoryPool);
   }
@@ -113,6 +119,9 @@ export class InvocationRunner {
     }
     if (message.module !== undefined)
       this.#modules.set(digest, { module: message.module, memory: message.memory });
+    for (const delivery of message.deliveries ?? []) {
+      this.#bundles.set(delivery.digest, MemoryBundle.fromTransfer(delivery.transfer));
+    }
     const loaded = this.#modules.get(digest);
     const stdout = new ChunkedSink(id, 1, this.#ports, this.#output[0]);
     const stderr = new ChunkedSink(id, 2, this.#ports, this.#output[1]);
@@ -203,7 +212,15 @@ export class InvocationRunner {
     const started = performance.now();
     let wasi: Wasi | undefined;
     try {
-      wasi = buildWasi(config, this.#wasiLimits, stdout, stderr, this.#ports);
+      wasi = buildWasi(
+        config,
+        this.#wasiLimits,
+        stdout,
+        stderr,
+        this.#ports,
+        this.#bundles,
+        this.#refuseWaiting,
+      );
       this.#preview1.attach(wasi.preview1);
       const { instance, memory, initialize } = instantiate();
       const running = performance.now();
@@ -238,9 +255,10 @@ export class InvocationRunner {
     return imports;
   }
 
-  /** Drops a module, its pooled memories and its kept instances. */
+  /** Drops a module, its pooled memories and its kept instances, or a bundle. */
   forget(digest: string): void {
     this.#modules.delete(digest);
+    this.#bundles.delete(digest);
     this.#memories.forget(`${digest}:`);
     for (const key of this.#reused.keys()) if (key.startsWith(`${digest}:`)) this.#reused.delete(key);
   }
@@ -278,6 +296,8 @@ function buildWasi(
   stdout: ChunkedSink,
   stderr: ChunkedSink,
   ports: RunnerPorts,
+  bundles: ReadonlyMap<string, MemoryBundle>,
+  refuseWaiting: boolean,
 ): Wasi {
   const builder = new WasiBuilder()
     .args(config.args)
@@ -286,7 +306,13 @@ function buildWasi(
     .stderr(stderr)
     .stdin(stdinSource(config, stdout, stderr, ports));
   for (const [name, value] of config.env) builder.env(name, value);
+  if (refuseWaiting) builder.refuseWaiting(wouldBlock);
   for (const dir of config.dirs) builder.preopenDir(dir.hostPath, dir.guestPath, { readOnly: dir.readOnly });
+  for (const grant of config.bundles) {
+    const bundle = bundles.get(grant.digest);
+    if (bundle === undefined) throw new Error(`bundle ${grant.digest} was never sent to this thread`);
+    builder.preopenBundle(grant.guestPath, bundle);
+  }
   return builder.build();
 }
 
@@ -312,6 +338,13 @@ function stdinSource(
     available: () => relayed.available(),
     isTerminal: relayed.isTerminal,
   };
+}
+
+function wouldBlock(): IsolaError {
+  return new IsolaError(
+    'E_INLINE_WOULD_BLOCK',
+    'the guest asked to sleep on a thread that must not wait: it is run again on a worker',
+  );
 }
 
 const WASI_LIMIT_NAMES = Object.keys(WASI_LIMIT_DEFAULTS) as (keyof WasiLimits)[];

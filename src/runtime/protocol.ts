@@ -4,13 +4,15 @@
  * the thread boundary with each invocation, an outcome and its metrics come back.
  *
  * Named operations, one reply per call (STYLE.md, habit 10):
- * - main → worker: `invoke` (with the compiled module the first time this worker sees it),
- *   `forget` (a module was unloaded: drop it and its pooled memories).
+ * - main → worker: `invoke` (with the compiled module, and the bundles it mounts, the first time
+ *   this worker sees them), `forget` (a module or bundle was unloaded: drop it and its pooled
+ *   memories).
  * - worker → main: `output` (a chunk of stdout or stderr while the guest runs), `stdin-read` (the
  *   guest wants input; answered through shared memory), then exactly one `done` per `invoke`.
  */
 import type { SerializedError } from '../errors.js';
 import type { InvocationLimits } from '../limits.js';
+import type { MemoryBundleTransfer } from '../wasi/index.js';
 import type { StdinChannel, StdinRequest } from './command-stdio.js';
 import type { MemoryPoolOptions } from './memory-pool.js';
 import type { OutputBuffers } from './output-buffer.js';
@@ -20,6 +22,21 @@ export interface DirGrant {
   hostPath: string;
   guestPath: string;
   readOnly: boolean;
+}
+
+/**
+ * Files from a bundle the engine holds in memory (`Engine.loadBundle`), mounted read-only at
+ * `guestPath`: no host filesystem, no system call per file access.
+ */
+export interface BundleGrant {
+  digest: string;
+  guestPath: string;
+}
+
+/** A bundle as it is sent to a worker the first time one of its invocations mounts it. */
+export interface BundleDelivery {
+  digest: string;
+  transfer: MemoryBundleTransfer;
 }
 
 /** What to run in the instance. */
@@ -53,6 +70,7 @@ export interface InvocationConfig {
   /** Environment variables, in order. */
   env: readonly (readonly [name: string, value: string])[];
   dirs: readonly DirGrant[];
+  bundles: readonly BundleGrant[];
   limits: InvocationLimits;
   entry: Entry;
   instance: InstanceMode;
@@ -133,6 +151,10 @@ export interface InvokeMessage {
   env: readonly string[];
   /** Undefined when there are none. */
   dirs: readonly DirGrant[] | undefined;
+  /** Undefined when there are none. */
+  bundles: readonly BundleGrant[] | undefined;
+  /** Bundles this worker has not been sent yet; undefined when there are none. */
+  deliveries: readonly BundleDelivery[] | undefined;
   /** Undefined when the same (identical) limits went with this worker's previous invocation. */
   limits: InvocationLimits | undefined;
   /** Undefined for `_start`. */
@@ -148,6 +170,7 @@ const FRESH: InstanceMode = Object.freeze({ kind: 'fresh' });
 const NO_STDIN: StdinPlan = Object.freeze({ kind: 'none' });
 const STREAM: StdinPlan = Object.freeze({ kind: 'stream' });
 const NO_DIRS: readonly DirGrant[] = Object.freeze([]);
+const NO_BUNDLES: readonly BundleGrant[] = Object.freeze([]);
 
 /** The message for `config`, leaving out the limits when they are `lastLimits`. */
 export function toInvokeMessage(
@@ -156,6 +179,7 @@ export function toInvokeMessage(
   config: InvocationConfig,
   lastLimits: InvocationLimits | undefined,
   first: { module: WebAssembly.Module; memory: MemoryPlan | undefined } | undefined,
+  deliveries?: readonly BundleDelivery[],
 ): InvokeMessage {
   return {
     op: 'invoke',
@@ -166,6 +190,8 @@ export function toInvokeMessage(
     args: config.args,
     env: config.env.flat(),
     dirs: config.dirs.length === 0 ? undefined : config.dirs,
+    bundles: config.bundles.length === 0 ? undefined : config.bundles,
+    deliveries: deliveries?.length ? deliveries : undefined,
     limits: config.limits === lastLimits ? undefined : config.limits,
     entry: config.entry.kind === 'start' ? undefined : config.entry,
     reuse: config.instance.kind === 'reuse' ? config.instance.invocations : undefined,
@@ -185,6 +211,7 @@ export function fromInvokeMessage(message: InvokeMessage, lastLimits: Invocation
     args: message.args,
     env: pairs(message.env),
     dirs: message.dirs ?? NO_DIRS,
+    bundles: message.bundles ?? NO_BUNDLES,
     limits: message.limits ?? lastLimits,
     entry: message.entry ?? START,
     instance: message.reuse === undefined ? FRESH : { kind: 'reuse', invocations: message.reuse },
@@ -192,6 +219,7 @@ export function fromInvokeMessage(message: InvokeMessage, lastLimits: Invocation
   };
 }
 
+/** A module or a bundle was unloaded: drop what is kept for it. */
 export interface ForgetMessage {
   op: 'forget';
   digest: string;

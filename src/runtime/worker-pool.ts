@@ -21,6 +21,7 @@ import { createStdinChannel, type StdinChannel, StdinRelay } from './command-std
 import type { MemoryPoolOptions } from './memory-pool.js';
 import { createOutputBuffers, type OutputBuffers, unsentOutput } from './output-buffer.js';
 import type {
+  BundleDelivery,
   DoneMessage,
   FromWorker,
   InvocationConfig,
@@ -55,6 +56,8 @@ export interface Task {
   config: InvocationConfig;
   /** The stream a `stream` stdin plan reads from. */
   stdin: Readable | undefined;
+  /** Every bundle `config.bundles` mounts, to send to a worker that has not had it yet. */
+  bundles: readonly BundleDelivery[];
   onOutput(stream: 1 | 2, chunk: Uint8Array): void;
   onDone(outcome: Outcome, metrics: WorkerMetrics | undefined, worker: number, startedAt: number): void;
 }
@@ -67,6 +70,8 @@ interface Slot {
   running: Int32Array;
   /** Digests whose compiled module this worker already holds. */
   modules: Set<string>;
+  /** Digests of the bundles this worker already holds. */
+  bundles: Set<string>;
   /** Sent and not yet done, in order: the first is running, the rest wait inside the worker. */
   tasks: Task[];
   /** When the first task started, as far as this thread knows. */
@@ -153,10 +158,10 @@ export class WorkerPool {
     return candidate;
   }
 
-  /** Tells every worker to drop a module. */
+  /** Tells every worker to drop a module or a bundle. */
   forget(digest: string): void {
     for (const slot of [...this.#slots, ...this.#spares]) {
-      if (!slot.modules.delete(digest)) continue;
+      if (!slot.modules.delete(digest) && !slot.bundles.delete(digest)) continue;
       slot.worker.postMessage({ op: 'forget', digest } satisfies ToWorker);
     }
   }
@@ -228,6 +233,7 @@ export class WorkerPool {
       stdin,
       running,
       modules: new Set(),
+      bundles: new Set(),
       tasks: [],
       startedAt: 0,
       ready: false,
@@ -255,8 +261,10 @@ export class WorkerPool {
     const first = !slot.modules.has(task.digest);
     if (first) slot.modules.add(task.digest);
     const module = first ? { module: task.module, memory: task.memory } : undefined;
+    const deliveries = task.bundles.filter((bundle) => !slot.bundles.has(bundle.digest));
+    for (const delivery of deliveries) slot.bundles.add(delivery.digest);
     slot.worker.postMessage(
-      toInvokeMessage(task.id, task.digest, task.config, slot.limits, module) satisfies ToWorker,
+      toInvokeMessage(task.id, task.digest, task.config, slot.limits, module, deliveries) satisfies ToWorker,
     );
     slot.limits = task.config.limits;
   }

@@ -7,13 +7,32 @@
 import { Clockid, Errno } from './defs.js';
 import { fail } from './errno.js';
 
+/** The longest single sleep slice; long waits are split so a huge timeout cannot overflow. */
+const MAX_SLEEP_MS = 2 ** 31 - 1;
+
 export class Clocks {
   readonly #realtimeBase: bigint;
   readonly #monotonicBase: bigint;
+  readonly #refuseWait: (() => Error) | undefined;
 
-  constructor() {
+  /** `refuseWait`: what `sleep` throws instead of blocking (see `WasiBuilder.refuseWaiting`). */
+  constructor(refuseWait?: () => Error) {
     this.#monotonicBase = process.hrtime.bigint();
     this.#realtimeBase = BigInt(Date.now()) * 1_000_000n;
+    this.#refuseWait = refuseWait;
+  }
+
+  /** Blocks this thread for `ns` nanoseconds of monotonic time (Atomics.wait), unless waiting is refused. */
+  sleep(ns: bigint): void {
+    if (ns <= 0n) return;
+    if (this.#refuseWait !== undefined) throw this.#refuseWait();
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    const end = process.hrtime.bigint() + ns;
+    for (;;) {
+      const remaining = end - process.hrtime.bigint();
+      if (remaining <= 0n) return;
+      Atomics.wait(cell, 0, 0, Math.min(Number(remaining) / 1e6, MAX_SLEEP_MS));
+    }
   }
 
   resolution(id: number): bigint {

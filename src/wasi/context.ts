@@ -62,6 +62,7 @@ export class WasiBuilder {
   #limits: Partial<WasiLimits> = {};
   #resolvedLimits: WasiLimits = WASI_LIMIT_DEFAULTS;
   #trace: TraceSink | undefined;
+  #refuseWait: (() => Error) | undefined;
 
   /** The guest's argv, argv[0] included. */
   args(args: readonly string[]): this {
@@ -170,6 +171,16 @@ export class WasiBuilder {
     return this;
   }
 
+  /**
+   * For a host running the guest on a thread that must not wait: a call that would sleep
+   * (poll_oneoff on a clock that has not expired) throws `error()` instead, which ends the
+   * instance. By default such a call blocks the thread until the clock expires.
+   */
+  refuseWaiting(error: () => Error): this {
+    this.#refuseWait = error;
+    return this;
+  }
+
   /** A `Wasi` for one instance: its own descriptor table, preopens opened now. */
   build(): Wasi {
     const limits = { ...this.#resolvedLimits };
@@ -203,7 +214,7 @@ export class WasiBuilder {
       env: [...this.#env].map(([name, value]) => utf8(`${name}=${value}`)),
       fds,
       limits,
-      clocks: new Clocks(),
+      clocks: new Clocks(this.#refuseWait),
     };
     return new Wasi(state, this.#trace);
   }

@@ -22,9 +22,6 @@ export interface PollEvent {
   flags: number;
 }
 
-/** The longest single sleep slice; long waits are split so a huge timeout cannot overflow. */
-const MAX_SLEEP_MS = 2 ** 31 - 1;
-
 export function pollOneoff(
   subscriptions: readonly Subscription[],
   fds: FdTable,
@@ -55,7 +52,7 @@ export function pollOneoff(
   }
 
   // Descriptor events are ready (or failed) now: report them with any clock already expired.
-  if (events.length === 0 && shortestWait !== undefined) sleepFor(shortestWait);
+  if (events.length === 0 && shortestWait !== undefined) clocks.sleep(shortestWait);
   for (const { sub, clockId, deadline } of timers) {
     if (clocks.now(clockId) >= deadline) events.push(event(sub, Errno.SUCCESS));
   }
@@ -81,15 +78,4 @@ function fdEvent(sub: Subscription & { fd: number }, fds: FdTable): PollEvent {
 
 function event(sub: Subscription, error: number): PollEvent {
   return { userdata: sub.userdata, error, type: sub.type, nbytes: 0n, flags: 0 };
-}
-
-/** Blocks this thread for `ns` nanoseconds of monotonic time. */
-function sleepFor(ns: bigint): void {
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  const end = process.hrtime.bigint() + ns;
-  for (;;) {
-    const remaining = end - process.hrtime.bigint();
-    if (remaining <= 0n) return;
-    Atomics.wait(cell, 0, 0, Math.min(Number(remaining) / 1e6, MAX_SLEEP_MS));
-  }
 }
