@@ -54,7 +54,9 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
     return RUN_EXIT_CODES.USAGE;
   }
   const engine = new Engine();
-  const server = new IsolaServer({ engine, log: consoleLog() });
+  const logLines = new LineBatch(process.stdout);
+  const appLines = new LineBatch(process.stderr);
+  const server = new IsolaServer({ engine, log: consoleLog(logLines, appLines) });
   let current: DeployedApp | undefined;
   try {
     const manifestPath = await findManifest(appPath);
@@ -85,11 +87,15 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
     watcher?.close();
     await server.close();
     await engine.close();
+    logLines.flush();
+    appLines.flush();
     return 0;
   } catch (error) {
     output.error(`isola: ${messageOf(error)}`);
     await server.close();
     await engine.destroy();
+    logLines.flush();
+    appLines.flush();
     return isIsolaError(error, 'E_INTERNAL') || !isIsolaError(error)
       ? RUN_EXIT_CODES.INTERNAL
       : RUN_EXIT_CODES.FAILURE;
@@ -193,22 +199,51 @@ function printRoutes(locked: LockedApp, origin: string): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-function consoleLog(): ServerLog {
+function consoleLog(stdout: LineBatch, stderr: LineBatch): ServerLog {
   const pretty = process.stdout.isTTY === true;
   return {
     access: (entry: AccessLogEntry) => {
       if (!pretty) {
-        process.stdout.write(`${JSON.stringify(entry)}\n`);
+        stdout.write(`${JSON.stringify(entry)}\n`);
         return;
       }
       const reason = entry.reason ? `  (${entry.reason})` : '';
-      process.stdout.write(
+      stdout.write(
         `${entry.method} ${entry.path} ${entry.status} ${entry.ms.toFixed(1)}ms ${entry.requestId}${reason}\n`,
       );
     },
-    app: (app, component, requestId, line) =>
-      process.stderr.write(`[${app}/${component} ${requestId}] ${line}\n`),
+    app: (app, component, requestId, line) => stderr.write(`[${app}/${component} ${requestId}] ${line}\n`),
   };
+}
+
+/**
+ * Log lines written once per turn of the event loop: a write to a pipe or file is a system call
+ * (synchronous on Linux), and one per request cost more than serving a small request. `flush()`
+ * writes what is pending at once (before exiting).
+ */
+class LineBatch {
+  readonly #stream: NodeJS.WriteStream;
+  #pending: string[] = [];
+  #scheduled = false;
+
+  constructor(stream: NodeJS.WriteStream) {
+    this.#stream = stream;
+  }
+
+  write(line: string): void {
+    this.#pending.push(line);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join('');
+    this.#pending = [];
+    this.#stream.write(text);
+  }
 }
 
 function parseListen(listen: string): { host: string; port: number } | undefined {

@@ -33,7 +33,6 @@ import type {
   Outcome,
   OutputMessage,
 } from './protocol.js';
-import { toInvokeMessage } from './protocol.js';
 
 export interface InlineOptions {
   /** Run proven-short invocations on the calling thread. Default true. */
@@ -152,7 +151,7 @@ export class InlineLane {
     const deliveries = bundles.filter((bundle) => !this.#sent.has(bundle.digest));
     for (const delivery of deliveries) this.#sent.add(delivery.digest);
     this.#output = [];
-    const done = this.#runner.run(toInvokeMessage(id, digest, config, undefined, first, deliveries));
+    const done = this.#runner.runConfig(id, digest, config, first, deliveries);
     const output = this.#output;
     this.#output = [];
     if (stoppedInline(done.outcome)) {

@@ -35,6 +35,7 @@ import {
   OutputRegion,
 } from './output-buffer.js';
 import type {
+  BundleDelivery,
   DoneMessage,
   Entry,
   InvocationConfig,
@@ -111,15 +112,29 @@ export class InvocationRunner {
 
   /** Runs one invocation to its end. Never throws: everything that happens is in the outcome. */
   run(message: InvokeMessage): DoneMessage {
-    const { id, digest } = message;
+    const first =
+      message.module === undefined ? undefined : { module: message.module, memory: message.memory };
     const config = fromInvokeMessage(message, this.#limits);
+    return this.runConfig(message.id, message.digest, config, first, message.deliveries);
+  }
+
+  /**
+   * `run` for a caller on the same thread (the inline lane), with the config as it is rather than
+   * flattened into a message.
+   */
+  runConfig(
+    id: number,
+    digest: string,
+    config: InvocationConfig,
+    first?: { module: WebAssembly.Module; memory: MemoryPlan | undefined },
+    deliveries?: readonly BundleDelivery[],
+  ): DoneMessage {
     if (config.limits !== this.#limits) {
       this.#limits = config.limits;
       this.#wasiLimits = wasiLimitsOf(config.limits);
     }
-    if (message.module !== undefined)
-      this.#modules.set(digest, { module: message.module, memory: message.memory });
-    for (const delivery of message.deliveries ?? []) {
+    if (first !== undefined) this.#modules.set(digest, first);
+    for (const delivery of deliveries ?? []) {
       this.#bundles.set(delivery.digest, MemoryBundle.fromTransfer(delivery.transfer));
     }
     const loaded = this.#modules.get(digest);
@@ -301,7 +316,7 @@ function buildWasi(
 ): Wasi {
   const builder = new WasiBuilder()
     .args(config.args)
-    .limits(wasiLimits)
+    .resolvedLimits(wasiLimits)
     .stdout(stdout)
     .stderr(stderr)
     .stdin(stdinSource(config, stdout, stderr, ports));

@@ -25,7 +25,7 @@ import {
 import type { Descriptor } from './descriptor.js';
 import { FdTable } from './fd-table.js';
 import { createMemoryDirectory, type MemoryBundle, openHostDirectory } from './fs/index.js';
-import { GuestMemory, utf8 } from './memory-view.js';
+import { GuestMemory, utf8All } from './memory-view.js';
 import { createPreview1, type Preview1Imports, ProcExit } from './preview1.js';
 import type { WasiState } from './state.js';
 import {
@@ -165,6 +165,16 @@ export class WasiBuilder {
     return this;
   }
 
+  /**
+   * Sets every limit from a complete set that `resolveWasiLimits` already checked (a host that
+   * builds a context per request checks its limits once, not per build).
+   */
+  resolvedLimits(limits: Readonly<WasiLimits>): this {
+    this.#resolvedLimits = limits;
+    this.#limits = limits;
+    return this;
+  }
+
   /** Logs each call with its arguments and errno. */
   trace(sink: TraceSink): this {
     this.#trace = sink;
@@ -210,8 +220,8 @@ export class WasiBuilder {
       throw error;
     }
     const state: WasiState = {
-      args: this.#args.map(utf8),
-      env: [...this.#env].map(([name, value]) => utf8(`${name}=${value}`)),
+      args: utf8All(this.#args),
+      env: utf8All(Array.from(this.#env, ([name, value]) => `${name}=${value}`)),
       fds,
       limits,
       clocks: new Clocks(this.#refuseWait),

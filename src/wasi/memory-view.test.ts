@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Errno } from './defs.js';
 import { errnoOf } from './fs/descriptor-contract.js';
-import { GuestMemory } from './memory-view.js';
+import { GuestMemory, utf8All } from './memory-view.js';
 
 describe('GuestMemory', () => {
   it('reads and writes little-endian values', () => {
@@ -64,5 +64,18 @@ describe('GuestMemory', () => {
       views.map((v) => v.length),
       [1000, 1000, 500],
     );
+  });
+});
+
+describe('utf8All', () => {
+  it('encodes each text on its own, ASCII or not, empty ones included', () => {
+    const decode = (views: Uint8Array[]) => views.map((view) => Buffer.from(view).toString('utf8'));
+    assert.deepEqual(decode(utf8All(['A=1', '', 'PATH_INFO=/x'])), ['A=1', '', 'PATH_INFO=/x']);
+    assert.deepEqual(decode(utf8All(['Ä=ö', 'b', '日本=語'])), ['Ä=ö', 'b', '日本=語']);
+    assert.deepEqual(
+      utf8All(['Ä=ö']).map((view) => view.length),
+      [5],
+    );
+    assert.deepEqual(utf8All([]), []);
   });
 });
