@@ -46,7 +46,8 @@ export async function deployApp(engine: Engine, locked: LockedApp): Promise<Depl
         env: Object.entries(component.environment),
         dirs,
         bundles: bundle === undefined ? [] : [{ bundle, guestPath: '/' }],
-        limits: component.limits,
+        // Frozen, so the engine resolves it once, not per request.
+        limits: Object.freeze({ ...component.limits }),
         ...(component.instance.kind === 'reuse'
           ? { instance: { reuse: component.instance.invocations } }
           : {}),

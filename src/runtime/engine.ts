@@ -167,6 +167,7 @@ export class Engine {
   readonly #limits: Readonly<InvocationLimits>;
   readonly #maxima: Readonly<InvocationLimits>;
   readonly #resolvedLimits = new Map<string, InvocationLimits>();
+  readonly #frozenLimits = new WeakMap<object, InvocationLimits>();
   readonly #bundles = new Map<string, HeldBundle>();
   readonly #inline: InlineLane | undefined;
   readonly #sweeper: NodeJS.Timeout | undefined;
@@ -415,6 +416,12 @@ export class Engine {
    * worker only when they change.
    */
   #resolveLimits(overrides: Partial<InvocationLimits>): InvocationLimits {
+    // A frozen overrides object cannot change, so it is looked up by identity, not by its JSON.
+    const frozen = Object.isFrozen(overrides);
+    if (frozen) {
+      const known = this.#frozenLimits.get(overrides);
+      if (known !== undefined) return known;
+    }
     const key = JSON.stringify(overrides);
     let resolved = this.#resolvedLimits.get(key);
     if (resolved === undefined) {
@@ -422,6 +429,7 @@ export class Engine {
       if (this.#resolvedLimits.size >= RESOLVED_LIMITS_KEPT) this.#resolvedLimits.clear();
       this.#resolvedLimits.set(key, resolved);
     }
+    if (frozen) this.#frozenLimits.set(overrides, resolved);
     return resolved;
   }
 

@@ -58,17 +58,28 @@ class OutputChannel {
 
 export class Invocation {
   readonly id: number;
-  readonly result: Promise<InvocationResult>;
   readonly #stdout = new OutputChannel();
   readonly #stderr = new OutputChannel();
-  #resolve!: (result: InvocationResult) => void;
+  #result: Promise<InvocationResult> | undefined;
+  #resolve: ((result: InvocationResult) => void) | undefined;
   #settled: InvocationResult | undefined;
 
   constructor(id: number) {
     this.id = id;
-    this.result = new Promise((resolve) => {
-      this.#resolve = resolve;
-    });
+  }
+
+  /** The outcome and metrics, once the guest has ended. Never rejects. */
+  get result(): Promise<InvocationResult> {
+    // Made when first asked for: an invocation that ran inline is often read through `settled`.
+    if (this.#result === undefined) {
+      if (this.#settled !== undefined) this.#result = Promise.resolve(this.#settled);
+      else {
+        this.#result = new Promise((resolve) => {
+          this.#resolve = resolve;
+        });
+      }
+    }
+    return this.#result;
   }
 
   /** The guest's stdout, flowing as it writes; ends when the guest does. */
@@ -94,7 +105,7 @@ export class Invocation {
       outcome,
       metrics: { ...metrics, stdoutBytes: this.#stdout.bytes, stderrBytes: this.#stderr.bytes },
     };
-    this.#resolve(this.#settled);
+    this.#resolve?.(this.#settled);
   }
 
   /**

@@ -25,7 +25,7 @@ import {
 import type { Descriptor } from './descriptor.js';
 import { FdTable } from './fd-table.js';
 import { createMemoryDirectory, type MemoryBundle, openHostDirectory } from './fs/index.js';
-import { GuestMemory, utf8All } from './memory-view.js';
+import { GuestMemory, stringBlock } from './memory-view.js';
 import { createPreview1, type Preview1Imports, ProcExit } from './preview1.js';
 import type { WasiState } from './state.js';
 import {
@@ -220,8 +220,8 @@ export class WasiBuilder {
       throw error;
     }
     const state: WasiState = {
-      args: utf8All(this.#args),
-      env: utf8All(Array.from(this.#env, ([name, value]) => `${name}=${value}`)),
+      args: stringBlock(this.#args),
+      env: stringBlock(Array.from(this.#env, ([name, value]) => `${name}=${value}`)),
       fds,
       limits,
       clocks: new Clocks(this.#refuseWait),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Errno } from './defs.js';
 import { errnoOf } from './fs/descriptor-contract.js';
-import { GuestMemory, utf8All } from './memory-view.js';
+import { GuestMemory, type StringBlock, stringBlock } from './memory-view.js';
 
 describe('GuestMemory', () => {
   it('reads and writes little-endian values', () => {
@@ -67,15 +67,20 @@ describe('GuestMemory', () => {
   });
 });
 
-describe('utf8All', () => {
-  it('encodes each text on its own, ASCII or not, empty ones included', () => {
-    const decode = (views: Uint8Array[]) => views.map((view) => Buffer.from(view).toString('utf8'));
-    assert.deepEqual(decode(utf8All(['A=1', '', 'PATH_INFO=/x'])), ['A=1', '', 'PATH_INFO=/x']);
-    assert.deepEqual(decode(utf8All(['Ä=ö', 'b', '日本=語'])), ['Ä=ö', 'b', '日本=語']);
-    assert.deepEqual(
-      utf8All(['Ä=ö']).map((view) => view.length),
-      [5],
-    );
-    assert.deepEqual(utf8All([]), []);
+describe('stringBlock', () => {
+  const strings = (block: StringBlock) =>
+    block.offsets.map((offset) => {
+      const end = block.bytes.indexOf(0, offset);
+      return Buffer.from(block.bytes.subarray(offset, end)).toString('utf8');
+    });
+
+  it('puts each text, ASCII or not, empty ones included, behind the one before it, each ended by a NUL', () => {
+    const ascii = stringBlock(['A=1', '', 'PATH_INFO=/x']);
+    assert.deepEqual(strings(ascii), ['A=1', '', 'PATH_INFO=/x']);
+    assert.equal(ascii.bytes.length, 3 + 1 + 1 + 12 + 1);
+    const wide = stringBlock(['Ä=ö', 'b', '日本=語']);
+    assert.deepEqual(strings(wide), ['Ä=ö', 'b', '日本=語']);
+    assert.deepEqual(wide.offsets, [0, 6, 8]);
+    assert.deepEqual(stringBlock([]), { bytes: new Uint8Array(0), offsets: [] });
   });
 });

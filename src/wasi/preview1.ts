@@ -25,7 +25,7 @@ import {
 import type { Filestat, TimeUpdate, TimeValue } from './descriptor.js';
 import { fail, WasiErrno } from './errno.js';
 import { type FdEntry, rightsForType } from './fd-table.js';
-import type { GuestMemory } from './memory-view.js';
+import type { GuestMemory, StringBlock } from './memory-view.js';
 import { utf8 } from './memory-view.js';
 import { pollOneoff, type Subscription } from './poll.js';
 import type { WasiState } from './state.js';
@@ -104,19 +104,11 @@ export function createPreview1(state: WasiState, memory: () => GuestMemory): Pre
     m.setU64(ptr + L.ctim, stat.ctim);
   };
 
-  const writeStrings = (list: readonly Uint8Array[], pointers: number, buffer: number): void => {
+  const writeStrings = (block: StringBlock, pointers: number, buffer: number): void => {
     const m = memory();
-    let offset = buffer;
-    list.forEach((bytes, i) => {
-      m.setU32(pointers + i * 4, offset);
-      m.write(offset, bytes);
-      m.setU8(offset + bytes.length, 0);
-      offset += bytes.length + 1;
-    });
+    m.write(buffer, block.bytes);
+    block.offsets.forEach((offset, i) => m.setU32(pointers + i * 4, buffer + offset));
   };
-
-  const stringsSize = (list: readonly Uint8Array[]): number =>
-    list.reduce((sum, bytes) => sum + bytes.length + 1, 0);
 
   const readInto = (entry: FdEntry, iovs: number, iovsLen: number, offset?: bigint): number => {
     let total = 0;
@@ -167,15 +159,15 @@ export function createPreview1(state: WasiState, memory: () => GuestMemory): Pre
     args_get: (argv: number, argvBuf: number) => call(() => writeStrings(state.args, argv, argvBuf)),
     args_sizes_get: (argc: number, bufSize: number) =>
       call(() => {
-        memory().setU32(argc, state.args.length);
-        memory().setU32(bufSize, stringsSize(state.args));
+        memory().setU32(argc, state.args.offsets.length);
+        memory().setU32(bufSize, state.args.bytes.length);
       }),
     environ_get: (environ: number, environBuf: number) =>
       call(() => writeStrings(state.env, environ, environBuf)),
     environ_sizes_get: (count: number, bufSize: number) =>
       call(() => {
-        memory().setU32(count, state.env.length);
-        memory().setU32(bufSize, stringsSize(state.env));
+        memory().setU32(count, state.env.offsets.length);
+        memory().setU32(bufSize, state.env.bytes.length);
       }),
 
     clock_res_get: (id: number, result: number) => call(() => memory().setU64(result, clocks.resolution(id))),

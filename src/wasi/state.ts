@@ -6,10 +6,11 @@
 import type { WasiLimits } from '../limits.js';
 import type { Clocks } from './clocks.js';
 import type { FdTable } from './fd-table.js';
+import type { StringBlock } from './memory-view.js';
 
 export interface WasiState {
-  readonly args: readonly Uint8Array[];
-  readonly env: readonly Uint8Array[];
+  readonly args: StringBlock;
+  readonly env: StringBlock;
   readonly fds: FdTable;
   readonly limits: Readonly<WasiLimits>;
   readonly clocks: Clocks;
