@@ -70,8 +70,9 @@ export async function lockManifest(
       instance: instanceMode(component),
     });
   }
+  const reused = new Set(manifest.components.filter((c) => c.instanceReuse !== undefined).map((c) => c.name));
   const routes = manifest.httpTriggers.map((trigger) =>
-    lockRoute(trigger, sources.get(trigger.component)!, manifestPath),
+    lockRoute(trigger, sources.get(trigger.component)!, reused.has(trigger.component), manifestPath),
   );
   return {
     lockedAppVersion: LOCKED_APP_VERSION,
@@ -96,9 +97,18 @@ function instanceMode(component: ComponentManifest): LockedInstanceMode {
  * The route's executor: WAGI for a WASI command. The module must export the entry point, which
  * is `_start` unless the trigger names another.
  */
-function lockRoute(trigger: HttpTrigger, source: ResolvedSource, file: string): LockedRoute {
+function lockRoute(trigger: HttpTrigger, source: ResolvedSource, reused: boolean, file: string): LockedRoute {
   const entrypoint = trigger.executor?.entrypoint ?? '_start';
   if (!source.functionExports.has(entrypoint)) throw missingEntrypoint(trigger, source, entrypoint, file);
+  if (reused && entrypoint === '_start') {
+    const key = `component.${trigger.component}.instance_reuse`;
+    throw manifestError(
+      file,
+      `${key} reuses an instance, but ${trigger.key} runs its _start, which a WASI command runs once per instance: ` +
+        `name an exported function with executor = { type = "wagi", entrypoint = "..." } in ${trigger.key}, or remove instance_reuse`,
+      { key, trigger: trigger.key },
+    );
+  }
   const executor: LockedExecutor = {
     type: 'wagi',
     entrypoint,
