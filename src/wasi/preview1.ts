@@ -107,7 +107,9 @@ export function createPreview1(state: WasiState, memory: () => GuestMemory): Pre
   const writeStrings = (block: StringBlock, pointers: number, buffer: number): void => {
     const m = memory();
     m.write(buffer, block.bytes);
-    block.offsets.forEach((offset, i) => m.setU32(pointers + i * 4, buffer + offset));
+    block.offsets.forEach((offset, i) => {
+      m.setU32(pointers + i * 4, buffer + offset);
+    });
   };
 
   const readInto = (entry: FdEntry, iovs: number, iovsLen: number, offset?: bigint): number => {
