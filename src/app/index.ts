@@ -20,5 +20,8 @@ export {
   type LockedInstanceMode,
   type LockedMount,
   type LockedRoute,
+  type LockedRuntime,
   type LockedSource,
+  RUNTIME_APP_DIR,
 } from './locked.js';
+export { MAX_SCRIPTS, routeOf, SCRIPT_EXTENSIONS, SCRIPTS_MANIFEST, scriptsManifest } from './scripts.js';

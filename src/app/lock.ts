@@ -4,12 +4,20 @@
  * component's source and files are read and digested, and each route's executor is chosen from
  * what its module exports. A lock either resolves everything or fails naming the key and the fix.
  */
-import { dirname, resolve } from 'node:path';
+import { dirname, posix, resolve } from 'node:path';
+import { isIsolaError } from '../errors.js';
 import type { InvocationLimits } from '../limits.js';
 import { toInvocationLimits } from '../manifest/limits.js';
-import type { ComponentManifest, HttpTrigger, Manifest } from '../manifest/manifest.js';
+import type {
+  ComponentManifest,
+  FileMount,
+  HttpTrigger,
+  Manifest,
+  ScriptRuntime,
+} from '../manifest/manifest.js';
 import { manifestError } from '../manifest/manifest-error.js';
 import { readManifest } from '../manifest/read.js';
+import { scriptRuntime } from '../runtimes/registry.js';
 import { EntryBudget, lockFiles } from './files.js';
 import {
   DEFAULT_WAGI_ARGV,
@@ -18,7 +26,10 @@ import {
   type LockedComponent,
   type LockedExecutor,
   type LockedInstanceMode,
+  type LockedMount,
   type LockedRoute,
+  type LockedRuntime,
+  RUNTIME_APP_DIR,
 } from './locked.js';
 import { lockSource, type ResolvedSource } from './source.js';
 
@@ -59,20 +70,29 @@ export async function lockManifest(
   const components: LockedComponent[] = [];
   const sources = new Map<string, ResolvedSource>();
   for (const component of manifest.components) {
-    const resolved = await lockSource(component, context);
+    const resolved = await lockSource(runtimeSourceOf(component, manifestPath), context);
     sources.set(component.name, resolved);
-    components.push({
+    const locked: LockedComponent = {
       name: component.name,
       source: resolved.source,
-      files: await lockFiles(component.files, context),
+      files: await lockFiles(filesOf(component), context),
       environment: { ...component.environment },
       limits: limits.get(component.name)!,
       instance: instanceMode(component),
-    });
+    };
+    if (component.runtime !== undefined) locked.runtime = lockRuntime(component, locked.files, manifestPath);
+    components.push(locked);
   }
   const reused = new Set(manifest.components.filter((c) => c.instanceReuse !== undefined).map((c) => c.name));
+  const runtimes = new Map(components.map((component) => [component.name, component.runtime]));
   const routes = manifest.httpTriggers.map((trigger) =>
-    lockRoute(trigger, sources.get(trigger.component)!, reused.has(trigger.component), manifestPath),
+    lockRoute(
+      trigger,
+      sources.get(trigger.component)!,
+      reused.has(trigger.component),
+      runtimes.get(trigger.component),
+      manifestPath,
+    ),
   );
   return {
     lockedAppVersion: LOCKED_APP_VERSION,
@@ -81,6 +101,56 @@ export async function lockManifest(
     components,
     routes,
   };
+}
+
+/**
+ * The component with its `source` made the runtime's interpreter, for a runtime component (the
+ * lock digests the interpreter like any module); the component itself otherwise.
+ */
+function runtimeSourceOf(component: ComponentManifest, file: string): ComponentManifest {
+  if (component.runtime === undefined) return component;
+  try {
+    return { ...component, source: scriptRuntime(component.runtime.name).modulePath() };
+  } catch (error) {
+    if (!isIsolaError(error)) throw error;
+    throw manifestError(file, error.message, { key: `component.${component.name}.runtime` }, error.code);
+  }
+}
+
+/** A runtime component's files: its whole app directory, at /app. */
+function filesOf(component: ComponentManifest): readonly FileMount[] {
+  if (component.runtime === undefined) return component.files;
+  return [
+    {
+      kind: 'placement',
+      key: `component.${component.name}.app_dir`,
+      source: component.runtime.appDir,
+      destination: RUNTIME_APP_DIR,
+    },
+  ];
+}
+
+/** The script's guest path; it must be one of the app directory's files. */
+function lockRuntime(
+  component: ComponentManifest,
+  files: readonly LockedMount[],
+  file: string,
+): LockedRuntime {
+  const runtime = component.runtime as ScriptRuntime;
+  const inside = posix.relative(runtime.appDir, runtime.script);
+  const mount = files[0];
+  const found =
+    mount?.kind === 'directory' &&
+    mount.entries.some((entry) => entry.path === inside && !('symlink' in entry));
+  if (!found) {
+    const key = `component.${component.name}.script`;
+    throw manifestError(
+      file,
+      `${key} names ${runtime.script}, which is not a file in app_dir (${runtime.appDir}): create it, or fix the path`,
+      { key, script: runtime.script },
+    );
+  }
+  return { name: runtime.name, script: `${RUNTIME_APP_DIR}/${inside}` };
 }
 
 function lockLimits(component: ComponentManifest, file: string): Partial<InvocationLimits> {
@@ -97,7 +167,13 @@ function instanceMode(component: ComponentManifest): LockedInstanceMode {
  * The route's executor: WAGI for a WASI command. The module must export the entry point, which
  * is `_start` unless the trigger names another.
  */
-function lockRoute(trigger: HttpTrigger, source: ResolvedSource, reused: boolean, file: string): LockedRoute {
+function lockRoute(
+  trigger: HttpTrigger,
+  source: ResolvedSource,
+  reused: boolean,
+  runtime: LockedRuntime | undefined,
+  file: string,
+): LockedRoute {
   const entrypoint = trigger.executor?.entrypoint ?? '_start';
   if (!source.functionExports.has(entrypoint)) throw missingEntrypoint(trigger, source, entrypoint, file);
   if (reused && entrypoint === '_start') {
@@ -109,10 +185,12 @@ function lockRoute(trigger: HttpTrigger, source: ResolvedSource, reused: boolean
       { key, trigger: trigger.key },
     );
   }
+  const defaultArgv =
+    runtime === undefined ? DEFAULT_WAGI_ARGV : `${scriptRuntime(runtime.name).command} ${runtime.script}`;
   const executor: LockedExecutor = {
     type: 'wagi',
     entrypoint,
-    argv: trigger.executor?.argv ?? DEFAULT_WAGI_ARGV,
+    argv: trigger.executor?.argv ?? defaultArgv,
   };
   return { route: trigger.route, component: trigger.component, executor };
 }

@@ -6,7 +6,7 @@
  * `JSON.stringify` and a worker boundary unchanged.
  */
 import type { InvocationLimits } from '../limits.js';
-import type { ManifestFormat } from '../manifest/manifest.js';
+import type { ManifestFormat, RuntimeName } from '../manifest/manifest.js';
 
 /** The version of this format; a consumer refuses a lock of another. */
 export const LOCKED_APP_VERSION = 1;
@@ -38,7 +38,19 @@ export interface LockedComponent {
   /** Overrides of the engine's invocation limits, each within its range; absent keys take the engine's. */
   limits: Readonly<Partial<InvocationLimits>>;
   instance: LockedInstanceMode;
+  /** For `runtime = "..."`: the interpreter is `source`, and this script, in the app bundled at /app, is what it runs. */
+  runtime?: LockedRuntime;
 }
+
+/** A script run by one of isola's runtimes. */
+export interface LockedRuntime {
+  name: RuntimeName;
+  /** The script's path in the guest, e.g. `/app/api/hello.py`. */
+  script: string;
+}
+
+/** Where a runtime component's app directory appears in the guest. */
+export const RUNTIME_APP_DIR = '/app';
 
 /** The component's WebAssembly file: a WASI preview1 core module. */
 export interface LockedSource {

@@ -80,6 +80,8 @@ async function failedUp(args: readonly string[]): Promise<{ code: number; stderr
 
 describe('isola up', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'isola-up-'));
+  // Prepared runtimes (Python snapshots) go to a cache of this run's own, inherited by each `up`.
+  process.env.ISOLA_CACHE_DIR = join(scratch, 'cache');
   after(() => rmSync(scratch, { recursive: true, force: true }));
 
   test('serves the C hello example, logs each request as JSON, and exits 0 on SIGTERM', async () => {
@@ -138,6 +140,53 @@ describe('isola up', () => {
     } finally {
       assert.equal(await running.stop(), 0);
     }
+  });
+
+  test('serves a directory of Python scripts with no manifest: routes from paths, JSON helpers, errors to the log', async () => {
+    const running = await up(['test/fixtures/scripts-app', '--listen', '127.0.0.1:0']);
+    try {
+      const hello = await fetch(`${running.origin}/api/hello?name=Ada`);
+      assert.equal(hello.headers.get('content-type'), 'application/json');
+      assert.deepEqual(await hello.json(), { hello: 'Ada', method: 'GET' });
+      assert.deepEqual(await (await fetch(`${running.origin}/api/users/7`)).json(), {
+        id: '7',
+        greeting: 'Welcome',
+        name: 'user #7',
+      });
+      const echo = await fetch(`${running.origin}/api/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ a: [1, 2] }),
+      });
+      assert.equal(echo.status, 201);
+      assert.deepEqual(await echo.json(), { echo: { a: [1, 2] }, type: 'application/json' });
+      assert.equal(await (await fetch(`${running.origin}/`)).text(), 'the index\n');
+      assert.equal(await (await fetch(`${running.origin}/api/outside`)).text(), 'FileNotFoundError\n');
+      const boom = await fetch(`${running.origin}/api/boom`);
+      assert.equal(boom.status, 500);
+      const body = await boom.text();
+      assert.match(body, /request id: /);
+      assert.doesNotMatch(body, /RuntimeError/, 'the traceback stays in the log');
+      await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+      assert.match(running.output.stderr, /RuntimeError: the boom script always fails/);
+      assert.equal(
+        (await fetch(`${running.origin}/_lib/names`)).status,
+        404,
+        'modules under _ are not endpoints',
+      );
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+  });
+
+  test('refuses to start an app whose Python script does not compile, naming the file and line', async () => {
+    const dir = join(scratch, 'syntax');
+    mkdirSync(join(dir, 'api'), { recursive: true });
+    writeFileSync(join(dir, 'api/ok.py'), 'print("Content-Type: text/plain\\n\\nok")\n');
+    writeFileSync(join(dir, 'api/broken.py'), 'def broken(:\n    pass\n');
+    const { code, stderr } = await failedUp([dir, '--listen', '127.0.0.1:0']);
+    assert.equal(code, 1);
+    assert.match(stderr, /SyntaxError: .*broken\.py, line 1/);
   });
 
   test('refuses to start when the manifest names a missing file, naming it', async () => {

@@ -1,7 +1,8 @@
 /**
  * `isola up [DIR|MANIFEST] [--listen ADDR:PORT] [--watch]`: builds the app (its components'
  * `build` commands), locks it, deploys it on a fresh engine and serves it until SIGINT or SIGTERM,
- * which stop accepting, let in-flight requests finish within a bound, and exit 0.
+ * which stop accepting, let in-flight requests finish within a bound, and exit 0. A directory
+ * without a manifest is served as an app of scripts (src/app/scripts.ts) if it holds any.
  *
  * With `--watch`, a change under the app's directory rebuilds (when the change is one of a
  * component's `build.watch` inputs, or any non-output file when it names none), locks and deploys
@@ -13,9 +14,17 @@
  */
 import { spawn } from 'node:child_process';
 import { type FSWatcher, watch } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { globToRegExp, type LockedApp, lockManifest } from '../app/index.js';
+import {
+  globToRegExp,
+  type LockedApp,
+  lockManifest,
+  SCRIPT_EXTENSIONS,
+  SCRIPTS_MANIFEST,
+  scriptsManifest,
+} from '../app/index.js';
 import { IsolaError, isIsolaError } from '../errors.js';
 import { type DeployedApp, deployApp, undeployApp } from '../http/deploy.js';
 import { type AccessLogEntry, IsolaServer, type ServerLog } from '../http/server.js';
@@ -59,7 +68,7 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
   const server = new IsolaServer({ engine, log: consoleLog(logLines, appLines) });
   let current: DeployedApp | undefined;
   try {
-    const manifestPath = await findManifest(appPath);
+    const manifestPath = await findApp(appPath);
     const built = await buildAndLock(manifestPath, undefined);
     current = await deployApp(engine, built.locked);
     server.setApp(current.http);
@@ -107,7 +116,7 @@ async function buildAndLock(
   manifestPath: string,
   changed: ReadonlySet<string> | undefined,
 ): Promise<{ manifest: Manifest; locked: LockedApp }> {
-  const { path, manifest } = await readManifest(manifestPath);
+  const { path, manifest } = await readApp(manifestPath);
   const root = dirname(path);
   for (const component of manifest.components) {
     const { name, build } = component;
@@ -118,6 +127,43 @@ async function buildAndLock(
     for (const command of build.commands) await runBuild(name, command, workdir);
   }
   return { manifest, locked: await lockManifest(manifest, path) };
+}
+
+/**
+ * The app `appPath` names: its manifest, or, for a directory with none that holds scripts, the
+ * directory as an app of scripts (src/app/scripts.ts), named `DIR/(scripts)`.
+ */
+async function findApp(appPath: string): Promise<string> {
+  try {
+    return await findManifest(appPath);
+  } catch (error) {
+    if (!isIsolaError(error, 'E_MANIFEST_READ') || !(await isDirectory(appPath))) throw error;
+    if ((await scriptsManifest(appPath)) === undefined) {
+      throw new IsolaError(
+        'E_MANIFEST_READ',
+        `${resolve(appPath)} holds no isola.toml, no spin.toml and no scripts (${Object.keys(SCRIPT_EXTENSIONS).join(', ')}): ` +
+          'create a manifest or a script, or pass the path of one',
+        { path: resolve(appPath) },
+      );
+    }
+    return join(resolve(appPath), SCRIPTS_MANIFEST);
+  }
+}
+
+async function readApp(path: string): Promise<{ path: string; manifest: Manifest }> {
+  if (basename(path) !== SCRIPTS_MANIFEST) return readManifest(path);
+  const manifest = await scriptsManifest(dirname(path));
+  if (manifest === undefined) {
+    throw new IsolaError('E_MANIFEST_READ', `${dirname(path)} holds no scripts any more: add one`, { path });
+  }
+  return { path, manifest };
+}
+
+function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (info) => info.isDirectory(),
+    () => false,
+  );
 }
 
 /**

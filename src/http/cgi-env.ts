@@ -2,6 +2,9 @@
  * The CGI/1.1 meta-variables for one request (RFC 3875 §4.1), plus the route variables that
  * Spin's WAGI executor sets, so that a guest written for Spin or WAGI finds what it expects.
  *
+ * A route's `:name` segments are passed as `X_PATH_PARAM_NAME` (uppercased, other characters as
+ * `_`), beside Spin's X_* route variables; a client's headers cannot make one (theirs are HTTP_*).
+ *
  * Choices the RFC leaves to the server:
  * - Every request header becomes `HTTP_<NAME>` (§4.1.18), except Content-Length and Content-Type,
  *   which are CONTENT_LENGTH and CONTENT_TYPE. Authorization is passed too: isola does not
@@ -36,6 +39,8 @@ export interface CgiRoute {
   matched: string;
   /** The rest of the path, raw (still percent-encoded), e.g. `/a/b`; empty when nothing is left. */
   pathInfo: string;
+  /** Values of the route's `:name` segments, decoded. Default none. */
+  params?: Readonly<Record<string, string>>;
 }
 
 export const SERVER_SOFTWARE = 'isola/0.1';
@@ -65,6 +70,9 @@ export function cgiEnvironment(request: CgiRequest): [string, string][] {
     ['X_RAW_PATH_INFO', route.pathInfo],
     ['X_FULL_URL', url.href],
   ];
+  for (const [name, value] of Object.entries(route.params ?? {})) {
+    env.push([`X_PATH_PARAM_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`, value]);
+  }
   const length = headers.get('content-length');
   if (length !== null) env.push(['CONTENT_LENGTH', length]);
   const type = headers.get('content-type');

@@ -11,11 +11,13 @@
  * them are not part of a lock, so they do not appear in a bundle.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { LockedApp, LockedComponent } from '../app/index.js';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+import { type LockedApp, type LockedComponent, type LockedRuntime, RUNTIME_APP_DIR } from '../app/index.js';
 import { IsolaError } from '../errors.js';
 import type { DirGrant, Engine, LoadedBundle, LoadedModule } from '../runtime/index.js';
+import { scriptRuntime } from '../runtimes/registry.js';
 import type { HttpApp } from './server.js';
 import type { WagiComponent } from './wagi.js';
 
@@ -29,23 +31,50 @@ export interface DeployedApp {
   bundles: readonly LoadedBundle[];
 }
 
-export async function deployApp(engine: Engine, locked: LockedApp): Promise<DeployedApp> {
+export interface DeployOptions {
+  /**
+   * Where prepared runtime modules (an interpreter snapshotted with an app, seconds to make) are
+   * kept between deploys, by the digests they were made from. Default `defaultCacheDir()`.
+   */
+  cacheDir?: string;
+}
+
+/** `$ISOLA_CACHE_DIR`, else `$XDG_CACHE_HOME/isola`, else `~/.cache/isola`. */
+export function defaultCacheDir(): string {
+  const explicit = process.env.ISOLA_CACHE_DIR;
+  if (explicit) return explicit;
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'isola');
+}
+
+/** Bumped when what a prepared runtime module holds changes, so older cached ones are not used. */
+const PREPARED_FORMAT = 1;
+
+export async function deployApp(
+  engine: Engine,
+  locked: LockedApp,
+  options: DeployOptions = {},
+): Promise<DeployedApp> {
+  const cacheDir = options.cacheDir ?? defaultCacheDir();
   const modules: LoadedModule[] = [];
   const bundles: LoadedBundle[] = [];
   try {
     const components = new Map<string, WagiComponent>();
     const byName = new Map<string, WagiComponent>();
     for (const component of locked.components) {
-      const module = await loadSource(engine, component);
+      const module =
+        component.runtime === undefined
+          ? await loadSource(engine, component)
+          : await loadRuntime(engine, component, cacheDir);
       modules.push(module);
-      const { dirs, files } = await filesOf(component);
+      const root = component.runtime === undefined ? '/' : RUNTIME_APP_DIR;
+      const { dirs, files } = await filesOf(component, root);
       const bundle = Object.keys(files).length === 0 ? undefined : engine.loadBundle(files);
       if (bundle !== undefined) bundles.push(bundle);
       byName.set(component.name, {
         module,
         env: Object.entries(component.environment),
         dirs,
-        bundles: bundle === undefined ? [] : [{ bundle, guestPath: '/' }],
+        bundles: bundle === undefined ? [] : [{ bundle, guestPath: root }],
         // Frozen, so the engine resolves it once, not per request.
         limits: Object.freeze({ ...component.limits }),
         ...(component.instance.kind === 'reuse'
@@ -97,12 +126,13 @@ async function loadSource(engine: Engine, component: LockedComponent): Promise<L
  */
 async function filesOf(
   component: LockedComponent,
+  root: string,
 ): Promise<{ dirs: DirGrant[]; files: Record<string, Uint8Array> }> {
   const dirs: DirGrant[] = [];
   const files: Record<string, Uint8Array> = {};
   for (const mount of component.files) {
     if (mount.kind === 'file') {
-      files[bundlePath(mount.guestPath)] = await lockedFile(component, mount.hostPath, mount.sha256);
+      files[bundlePath(mount.guestPath, root)] = await lockedFile(component, mount.hostPath, mount.sha256);
       continue;
     }
     if (mount.entries.some((entry) => 'symlink' in entry)) {
@@ -112,7 +142,7 @@ async function filesOf(
     for (const entry of mount.entries) {
       if ('symlink' in entry) continue;
       const guestPath = `${mount.guestPath.replace(/\/+$/, '')}/${entry.path}`;
-      files[bundlePath(guestPath)] = await lockedFile(
+      files[bundlePath(guestPath, root)] = await lockedFile(
         component,
         join(mount.hostPath, entry.path),
         entry.sha256,
@@ -122,8 +152,53 @@ async function filesOf(
   return { dirs, files };
 }
 
-function bundlePath(guestPath: string): string {
-  return guestPath.replace(/^\/+/, '');
+/** `guestPath` relative to `root`, where the bundle is mounted (every mount lies beneath it). */
+function bundlePath(guestPath: string, root: string): string {
+  return posix.relative(root, guestPath);
+}
+
+/**
+ * A runtime component's module: its interpreter (checked against the lock) prepared for its app
+ * directory, taken from `cacheDir` when the same interpreter was prepared for the same files
+ * before, else made now and kept there.
+ */
+async function loadRuntime(
+  engine: Engine,
+  component: LockedComponent,
+  cacheDir: string,
+): Promise<LoadedModule> {
+  const runtime = scriptRuntime((component.runtime as LockedRuntime).name);
+  const wasm = await lockedFile(component, component.source.path, component.source.sha256);
+  const app = component.files[0];
+  if (app?.kind !== 'directory') {
+    throw new IsolaError(
+      'E_INTERNAL',
+      `component "${component.name}" was locked without its app directory`,
+      {},
+    );
+  }
+  const key = createHash('sha256')
+    .update(JSON.stringify([PREPARED_FORMAT, runtime.name, component.source.sha256, app.entries]))
+    .digest('hex');
+  const path = join(cacheDir, 'prepared', `${runtime.name}-${key}.wasm`);
+  const cached = await readFile(path).catch(() => undefined);
+  if (cached !== undefined) return engine.load(cached);
+  const prepared = await runtime.prepare(wasm, app.hostPath, RUNTIME_APP_DIR);
+  const module = await engine.load(prepared);
+  await keep(path, prepared);
+  return module;
+}
+
+/** Writes `bytes` to `path` whole or not at all (a temporary file renamed over it); a cache that cannot be written is skipped. */
+async function keep(path: string, bytes: Uint8Array): Promise<void> {
+  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(temporary, bytes);
+    await rename(temporary, path);
+  } catch {
+    await rm(temporary, { force: true });
+  }
 }
 
 /** A file's bytes, if they are still the ones the lock recorded. */

@@ -202,7 +202,13 @@ export class IsolaServer {
       headers: request.headers,
       remoteAddr,
       protocol: 'HTTP/1.1',
-      route: { base: match.base, pattern: match.pattern, matched: match.matched, pathInfo: match.pathInfo },
+      route: {
+        base: match.base,
+        pattern: match.pattern,
+        matched: match.matched,
+        pathInfo: match.pathInfo,
+        params: match.params,
+      },
     };
     const result = await serveWagi(this.#engine, component, request, cgi, requestId, {
       stderr: (line) => this.#log.app(app.name, name, requestId, line),

@@ -6,7 +6,14 @@
  */
 import { posix } from 'node:path';
 import { MANIFEST_LIMIT_KEYS, type ManifestLimitKey, type ManifestLimits } from './limits.js';
-import type { BuildSettings, ComponentManifest, FileMount } from './manifest.js';
+import {
+  type BuildSettings,
+  type ComponentManifest,
+  type FileMount,
+  RUNTIME_NAMES,
+  type RuntimeName,
+  type ScriptRuntime,
+} from './manifest.js';
 import { describeType, isTable, type KeySpec, keyPath, TableReader } from './table-reader.js';
 
 /** Calls one reused instance may serve at most (the engine's MAX_REUSE_INVOCATIONS). */
@@ -25,6 +32,9 @@ const COMPONENT_KEYS: KeySpec = {
     'limits',
     'instance_reuse',
     'tool',
+    'runtime',
+    'script',
+    'app_dir',
   ],
   unsupported: {
     exclude_files: 'list only the files to include in files instead',
@@ -68,13 +78,15 @@ export function readComponents(root: TableReader): ComponentManifest[] {
 }
 
 function readComponent(table: TableReader, name: string): ComponentManifest {
+  const runtime = readRuntime(table);
   const component: ComponentManifest = {
     name,
-    source: readSource(table),
-    files: readFiles(table),
+    source: runtime === undefined ? readSource(table) : '',
+    files: runtime === undefined ? readFiles(table) : [],
     environment: readEnvironment(table),
     limits: readLimits(table),
   };
+  if (runtime !== undefined) component.runtime = runtime;
   const description = table.string('description');
   if (description !== undefined) component.description = description;
   readUnsupportedGrants(table);
@@ -84,6 +96,70 @@ function readComponent(table: TableReader, name: string): ComponentManifest {
   if (build !== undefined) component.build = build;
   table.opaqueTable('tool');
   return component;
+}
+
+/**
+ * `runtime = "python"` and `script = "app.py"` (and `app_dir`, default the script's directory):
+ * the interpreter is isola's, so `source` is refused, and the whole app directory is bundled at
+ * `/app`, so `files` is too.
+ */
+function readRuntime(table: TableReader): ScriptRuntime | undefined {
+  const name = table.string('runtime', 'runtime = "python"');
+  if (name === undefined) {
+    for (const key of ['script', 'app_dir']) {
+      if (table.raw(key) !== undefined) {
+        throw table.invalid(
+          key,
+          'is only for a script run by a runtime: add runtime = "python", "ruby" or "javascript"',
+        );
+      }
+    }
+    return undefined;
+  }
+  if (!(RUNTIME_NAMES as readonly string[]).includes(name)) {
+    const names = RUNTIME_NAMES.map((runtime) => `"${runtime}"`).join(', ');
+    throw table.invalid(
+      'runtime',
+      `= ${JSON.stringify(name)} is not a runtime isola has: use one of ${names}`,
+    );
+  }
+  if (table.raw('source') !== undefined) {
+    throw table.invalid(
+      'source',
+      `cannot be set with runtime = "${name}": the runtime brings the .wasm; remove source`,
+    );
+  }
+  if (table.raw('files') !== undefined) {
+    throw table.invalid(
+      'files',
+      `cannot be set with runtime = "${name}": the whole app_dir is bundled at /app; remove files, or set app_dir`,
+    );
+  }
+  const script = checkRelative(table, 'script', table.requiredString('script', 'script = "app.py"'));
+  const appDir = checkRelative(
+    table,
+    'app_dir',
+    table.string('app_dir', 'app_dir = "."') ?? posix.dirname(script),
+  );
+  const inside = posix.relative(appDir, script);
+  if (inside === '' || inside.startsWith('..')) {
+    throw table.invalid(
+      'script',
+      `= ${JSON.stringify(script)} is not inside app_dir (${JSON.stringify(appDir)}): move it there, or set app_dir`,
+    );
+  }
+  return { name: name as RuntimeName, script: posix.normalize(script), appDir: posix.normalize(appDir) };
+}
+
+function checkRelative(table: TableReader, key: string, path: string): string {
+  const normal = posix.normalize(path);
+  if (path === '' || posix.isAbsolute(path) || normal === '..' || normal.startsWith('../')) {
+    throw table.invalid(
+      key,
+      `= ${JSON.stringify(path)} must be a path inside the app, relative to the manifest`,
+    );
+  }
+  return normal;
 }
 
 function readSource(table: TableReader): string {

@@ -50,8 +50,10 @@ export interface ComponentManifest {
   /** The key of `[component.NAME]`: kebab-case. */
   name: string;
   description?: string;
-  /** Path of the `.wasm` file, relative to the manifest's directory. */
+  /** Path of the `.wasm` file, relative to the manifest's directory; empty for a `runtime` component. */
   source: string;
+  /** `runtime = "python"` with `script`: the runtime's interpreter runs the script (no `source`). */
+  runtime?: ScriptRuntime;
   files: readonly FileMount[];
   environment: Readonly<Record<string, string>>;
   /** `[component.NAME.limits]`, in the manifest's units; ranges are checked at lock. */
@@ -59,6 +61,19 @@ export interface ComponentManifest {
   /** `instance_reuse = N`: one instance serves up to N invocations. Absent: a fresh instance each. */
   instanceReuse?: number;
   build?: BuildSettings;
+}
+
+/** The interpreted languages isola runs scripts in. */
+export const RUNTIME_NAMES = ['python', 'ruby', 'javascript'] as const;
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+
+/** A script run by one of isola's interpreters, with its app directory bundled read-only at `/app`. */
+export interface ScriptRuntime {
+  name: RuntimeName;
+  /** The script, relative to the manifest's directory. */
+  script: string;
+  /** The directory bundled at `/app`, relative to the manifest's directory; it holds the script. */
+  appDir: string;
 }
 
 export type FileMount =

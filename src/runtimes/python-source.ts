@@ -21,7 +21,7 @@ from importlib.machinery import SourceFileLoader
 _app_dir = None
 
 
-def initialize(app_dir, preload, preload_stdlib_imports):
+def initialize(app_dir, preload, preload_stdlib_imports, check_syntax):
     global _app_dir
     _app_dir = app_dir
     # CPython started without a script, so sys.path[0] is '' (the directory of <stdin>); a
@@ -39,6 +39,9 @@ def initialize(app_dir, preload, preload_stdlib_imports):
                 importlib.import_module(name)
             except Exception:
                 pass  # not in this build (ssl), or a name imported from a module, not a module
+    if check_syntax:
+        _check_syntax(app_dir)
+    _install_helper()
     # The first compile() builds CPython's AST types (PyAST_Check), about 10 ms here: once,
     # now, rather than in every request.
     compile('pass', '<isola>', 'exec')
@@ -67,6 +70,80 @@ def _stdlib_imports(app_dir, max_files=1000):
         name for name in names
         if name.partition('.')[0] in sys.stdlib_module_names and name not in _IMPORT_EFFECTS
     )
+
+
+def _check_syntax(app_dir):
+    """Refuses the app at deploy, rather than at a request, if one of its .py files does not compile."""
+    for path in _python_files(app_dir, 1000):
+        try:
+            with open(path, 'rb') as file:
+                compile(file.read(), path, 'exec', dont_inherit=True)
+        except SyntaxError as error:
+            raise SyntaxError(f'{error.msg} ({path}, line {error.lineno})') from None
+        except (OSError, ValueError):
+            pass
+
+
+_HELPER = '''
+"""Helpers for scripts that isola serves CGI-style: the request as an object, a JSON answer."""
+import json as _json
+import os as _os
+import sys as _sys
+from urllib.parse import parse_qs as _parse_qs
+
+
+class Request:
+    """This request: method, path (PATH_INFO), query, headers, route params, and its body."""
+
+    def __init__(self):
+        env = _os.environ
+        self.method = env.get('REQUEST_METHOD', 'GET')
+        self.path = env.get('PATH_INFO', '')
+        query = _parse_qs(env.get('QUERY_STRING', ''), keep_blank_values=True)
+        self.query = {name: values[0] if len(values) == 1 else values for name, values in query.items()}
+        self.headers = {
+            name[5:].lower().replace('_', '-'): value for name, value in env.items() if name.startswith('HTTP_')
+        }
+        if 'CONTENT_TYPE' in env:
+            self.headers['content-type'] = env['CONTENT_TYPE']
+        self.params = {
+            name[13:].lower(): value for name, value in env.items() if name.startswith('X_PATH_PARAM_')
+        }
+        self._body = None
+
+    @property
+    def body(self):
+        if self._body is None:
+            self._body = _sys.stdin.buffer.read()
+        return self._body
+
+    def json(self):
+        """The body parsed as JSON (None for an empty body)."""
+        return _json.loads(self.body) if self.body else None
+
+
+def request():
+    return Request()
+
+
+def respond(value, status=200, headers=None):
+    """Writes the CGI response: the status, a JSON content type, headers, and value as JSON."""
+    out = _sys.stdout
+    out.write(f'Status: {status}\\\\n')
+    out.write('Content-Type: application/json\\\\n')
+    for name, header in (headers or {}).items():
+        out.write(f'{name}: {header}\\\\n')
+    out.write('\\\\n')
+    out.write(_json.dumps(value))
+    out.flush()
+'''
+
+
+def _install_helper():
+    import types
+    helper = types.ModuleType('isola')
+    exec(compile(_HELPER, '<isola helper>', 'exec'), helper.__dict__)
+    sys.modules['isola'] = helper
 
 
 def _python_files(app_dir, max_files):
@@ -135,6 +212,9 @@ def _run(args):
     sys.argv = args[1:]
     sys.orig_argv = args
     sys.path[0] = os.path.dirname(os.path.realpath(script))
+    # The app's own modules (in its _lib/, say) import from the app directory too.
+    if _app_dir not in sys.path:
+        sys.path.insert(1, _app_dir)
     try:
         with io.open_code(script) as file:
             source = file.read()
@@ -200,13 +280,14 @@ export function initializeSource(
   appDir: string,
   preload: readonly string[],
   preloadStdlibImports: boolean,
+  checkSyntax: boolean,
 ): string {
   // JSON strings and arrays of strings are valid Python literals.
   return (
     `exec(compile(${JSON.stringify(ISOLA_MODULE)}, '<isola>', 'exec'), __import__('sys').modules.setdefault('_isola', ` +
     `__import__('types').ModuleType('_isola')).__dict__)\n` +
     `__import__('_isola').initialize(${JSON.stringify(appDir)}, ${JSON.stringify(preload)}, ` +
-    `${preloadStdlibImports ? 'True' : 'False'})\n`
+    `${preloadStdlibImports ? 'True' : 'False'}, ${checkSyntax ? 'True' : 'False'})\n`
   );
 }
 

@@ -30,7 +30,9 @@ describe('preparePython', () => {
 
   before(
     async () => {
-      snapshot = await engine.load(await preparePython({ appDir: APP_DIR, preload: ['preloaded'] }));
+      snapshot = await engine.load(
+        await preparePython({ appDir: APP_DIR, preload: ['preloaded'], checkSyntax: false }),
+      );
     },
     { timeout: BUILD_TIMEOUT_MS },
   );
@@ -184,6 +186,13 @@ describe('preparePython', () => {
 });
 
 describe('preparePython refuses', () => {
+  test('an app with a .py file that does not compile, naming the file and the line', async () => {
+    await assert.rejects(
+      preparePython({ appDir: APP_DIR, preloadStdlibImports: false }),
+      isolaErrorWith('E_PREINIT_FAILED', /SyntaxError: .*syntax-error\.py, line \d+/),
+    );
+  });
+
   test('a python.wasm it does not know, before running anything', async () => {
     await assert.rejects(
       preparePython({
@@ -199,7 +208,7 @@ describe('preparePython refuses', () => {
 
   test('a preload entry that is not a module name', async () => {
     await assert.rejects(
-      preparePython({ appDir: APP_DIR, preload: ['json', 'my-handlers.py'] }),
+      preparePython({ appDir: APP_DIR, preload: ['json', 'my-handlers.py'], checkSyntax: false }),
       isolaErrorWith(
         'E_ARGUMENT_INVALID',
         /cannot preload "my-handlers\.py": name modules as Python imports them/,
@@ -210,7 +219,7 @@ describe('preparePython refuses', () => {
   test('a guest directory that is not a normalized absolute path', async () => {
     for (const guestDir of ['app', '/', '/app/../etc']) {
       await assert.rejects(
-        preparePython({ appDir: APP_DIR, guestDir }),
+        preparePython({ appDir: APP_DIR, guestDir, checkSyntax: false }),
         isolaErrorWith('E_PREOPEN_INVALID', /cannot hold the app: use a normalized absolute path/),
       );
     }
@@ -220,7 +229,12 @@ describe('preparePython refuses', () => {
     timeout: BUILD_TIMEOUT_MS,
   }, async () => {
     await assert.rejects(
-      preparePython({ appDir: APP_DIR, preload: ['no_such_module'], preloadStdlibImports: false }),
+      preparePython({
+        appDir: APP_DIR,
+        preload: ['no_such_module'],
+        preloadStdlibImports: false,
+        checkSyntax: false,
+      }),
       (error) =>
         isolaErrorWith(
           'E_PREINIT_FAILED',

