@@ -50,6 +50,15 @@ describe('preparePython', () => {
 
   const request = (script: string, options: Request = {}) => run(snapshot, script, options);
 
+  test('a script that never returns is stopped at the deadline', async () => {
+    const result = await engine.run(snapshot, {
+      args: ['python', '/app/loop-forever.py'],
+      dirs: APP_MOUNT,
+      limits: { ...LIMITS, timeoutMs: 500 },
+    });
+    assert.equal(result.outcome.kind, 'timeout');
+  });
+
   test('runs a script as a CGI handler with the request environment, arguments, stdin and a bundled file', async () => {
     const result = await request('hello-cgi.py', {
       args: ['extra'],
