@@ -25,12 +25,13 @@ describe('apps of scripts', () => {
         ['/api/echo', 'api-echo'],
         ['/api/hello', 'api-hello'],
         ['/api/outside', 'api-outside'],
+        ['/api/time', 'api-time'],
         ['/api/users/:id', 'api-users-id'],
         ['/', 'index'],
       ],
     );
     for (const component of manifest.components) {
-      assert.equal(component.runtime?.name, 'python');
+      assert.equal(component.runtime?.name, component.name === 'api-time' ? 'javascript' : 'python');
       assert.equal(component.runtime?.appDir, '.');
     }
   });

@@ -142,7 +142,7 @@ describe('isola up', () => {
     }
   });
 
-  test('serves a directory of Python scripts with no manifest: routes from paths, JSON helpers, errors to the log', async () => {
+  test('serves a directory of Python and JavaScript scripts with no manifest: routes from paths, JSON helpers, errors to the log', async () => {
     const running = await up(['test/fixtures/scripts-app', '--listen', '127.0.0.1:0']);
     try {
       const hello = await fetch(`${running.origin}/api/hello?name=Ada`);
@@ -161,6 +161,13 @@ describe('isola up', () => {
       assert.equal(echo.status, 201);
       assert.deepEqual(await echo.json(), { echo: { a: [1, 2] }, type: 'application/json' });
       assert.equal(await (await fetch(`${running.origin}/`)).text(), 'the index\n');
+      const time = (await (await fetch(`${running.origin}/api/time`)).json()) as Record<string, string>;
+      assert.equal(time.runtime, 'javascript');
+      assert.equal(time.method, 'GET');
+      assert.ok(
+        Math.abs(Date.parse(time.time as string) - Date.now()) < 60_000,
+        'the guest sees the time now',
+      );
       assert.equal(await (await fetch(`${running.origin}/api/outside`)).text(), 'FileNotFoundError\n');
       const boom = await fetch(`${running.origin}/api/boom`);
       assert.equal(boom.status, 500);

@@ -141,3 +141,32 @@ describe('bundles', () => {
     );
   });
 });
+
+describe('the inline lane and deep recursion', () => {
+  const engine = new Engine({ workers: 1, inline: { promoteAfterRuns: 2, fuel: 100_000_000 } });
+  after(() => engine.destroy());
+
+  test('a guest that exhausts the calling thread’s stack starts over on a worker, whose stack is larger', async () => {
+    // recurse(n) calls itself n deep with a big frame; small n is quick, large n needs a worker's stack.
+    const module = await engine.load(
+      await wat(`(module
+        (memory (export "memory") 1)
+        (func $recurse (export "recurse") (param $n i32) (result i32)
+          (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64)
+          (if (result i32) (i32.eqz (local.get $n))
+            (then (i32.const 0))
+            (else (i32.add (i32.const 1) (call $recurse (i32.sub (local.get $n) (i32.const 1))))))))`),
+    );
+    const recurse = (n: number) => engine.run(module, { entry: { function: 'recurse', args: [n] } });
+    await runUntilInline(() => recurse(10));
+    let depth = 1000;
+    let inline = await recurse(depth);
+    // Deepen until the calling thread's stack gives out (a worker's holds more).
+    while (inline.outcome.kind === 'return' && inline.metrics.worker === INLINE_WORKER && depth < 1_000_000) {
+      depth *= 2;
+      inline = await recurse(depth);
+    }
+    assert.notEqual(inline.metrics.worker, INLINE_WORKER, `depth ${depth} ran on a worker`);
+    assert.deepEqual(inline.outcome, { kind: 'return', values: [depth] }, 'and returned there');
+  });
+});

@@ -8,9 +8,9 @@
  * compiled a second time with fuel metering (src/wasm/fuel.ts), and an inline run gets a fixed
  * budget of fuel (about one unit per Wasm instruction). A run that exhausts it is stopped where it
  * is (a trap, on this thread, in microseconds), its output is discarded, and it is run again from
- * the start on a worker, under the invocation's real deadline. That is only sound for an
- * invocation nothing can observe twice, so the engine sends an invocation here only when it is
- * *replayable*: a fresh instance, stdin given as bytes (or none), and read-only directories.
+ * the start on a worker, under the invocation's real deadline (so is one that exhausts the
+ * calling thread's smaller stack). That is only sound for an invocation nothing can observe
+ * twice, so the engine sends an invocation here only when it is *replayable*: a fresh instance, stdin given as bytes (or none), and read-only directories.
  * Blocking is also refused inline: a guest that asks to sleep stops the same way.
  *
  * Which modules run inline is learned, per module: every module starts on the workers; after
@@ -25,6 +25,7 @@ import { instrumentFuel } from '../wasm/fuel.js';
 import { compileModule } from '../wasm/module-info.js';
 import { InvocationRunner } from './invocation-runner.js';
 import type { MemoryPoolOptions } from './memory-pool.js';
+import { CALL_STACK_EXHAUSTED } from './outcome.js';
 import type {
   BundleDelivery,
   DoneMessage,
@@ -209,8 +210,13 @@ export class InlineLane {
   }
 }
 
-/** Whether an inline run was stopped by the lane itself rather than ended by the guest. */
+/**
+ * Whether an inline run was stopped by the lane itself rather than ended by the guest. A call
+ * stack exhausted counts: the calling thread's stack (~1 MB on Node's main thread) is smaller
+ * than a worker's, and the guest must get the same answer in either lane.
+ */
 function stoppedInline(outcome: Outcome): boolean {
   if (outcome.kind === 'limit') return outcome.limit === 'fuel';
+  if (outcome.kind === 'trap') return outcome.message === CALL_STACK_EXHAUSTED;
   return outcome.kind === 'error' && outcome.error.code === 'E_INLINE_WOULD_BLOCK';
 }

@@ -5,12 +5,15 @@
 import { IsolaError } from '../errors.js';
 import type { LimitName, Outcome } from './protocol.js';
 
+/** The trap message of a guest whose recursion ran out of stack. */
+export const CALL_STACK_EXHAUSTED = 'call stack exhausted';
+
 /** The outcome for an exception thrown out of instantiation or the guest's entry point. */
 export function outcomeOf(error: unknown): Outcome {
   if (error instanceof WebAssembly.RuntimeError) return { kind: 'trap', message: trapReason(error.message) };
   // V8 reports a guest's runaway recursion as a RangeError, not a RuntimeError; it is a trap all the same.
   if (error instanceof RangeError && /call stack/i.test(error.message)) {
-    return { kind: 'trap', message: 'call stack exhausted' };
+    return { kind: 'trap', message: CALL_STACK_EXHAUSTED };
   }
   if (error instanceof IsolaError) {
     const limit = limitBroken(error);

@@ -6,6 +6,12 @@
 import { createRequire } from 'node:module';
 import { IsolaError } from '../errors.js';
 import type { RuntimeName } from '../manifest/manifest.js';
+import {
+  JAVASCRIPT_COMMAND,
+  JAVASCRIPT_EXTENSIONS,
+  javaScriptModulePath,
+  prepareJavaScript,
+} from './javascript.js';
 import { preparePython } from './python.js';
 
 export interface ScriptRuntimeSupport {
@@ -31,8 +37,17 @@ const PYTHON: ScriptRuntimeSupport = {
   prepare: (wasm, appDir, guestDir) => preparePython({ wasm, appDir, guestDir }),
 };
 
+const JAVASCRIPT: ScriptRuntimeSupport = {
+  name: 'javascript',
+  command: JAVASCRIPT_COMMAND,
+  extensions: JAVASCRIPT_EXTENSIONS,
+  modulePath: javaScriptModulePath,
+  prepare: (wasm, appDir, guestDir) => prepareJavaScript({ wasm, appDir, guestDir }),
+};
+
 const RUNTIMES: Readonly<Partial<Record<RuntimeName, ScriptRuntimeSupport>>> = Object.freeze({
   python: PYTHON,
+  javascript: JAVASCRIPT,
 });
 
 /** The support for `name`; throws E_MANIFEST_UNSUPPORTED for a runtime this build of isola lacks. */
