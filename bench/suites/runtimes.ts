@@ -46,6 +46,7 @@ interface Runtime {
 
 const RUNTIMES: readonly Runtime[] = [
   { name: 'python', script: 'hello.py', query: 'bench', body: 'Hello from Python, bench!\n' },
+  { name: 'javascript', script: 'hello.js', query: 'bench', body: 'Hello from JavaScript, bench!\n' },
 ];
 
 interface Load {
@@ -184,7 +185,7 @@ function helloCase(runtime: Runtime): ValueCase {
     baseline: bareServer(runtime.body),
     contenders: [
       served(
-        `isola, runtime = "${runtime.name}" (snapshot, fresh instance per request)`,
+        `isola, runtime = "${runtime.name}" (prepared at deploy, fresh instance per request)`,
         scriptsPath(runtime),
         path,
         10,
