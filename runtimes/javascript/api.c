@@ -245,6 +245,45 @@ static void install_process(duk_context *ctx, int argc, char **argv, char **envi
   duk_put_global_string(ctx, "process");
 }
 
+/*
+ * `isola`, the small helper every script can use (as Python's `import isola`): request() reads
+ * this request from the CGI environment (method, path, query, headers, params, body(), json()),
+ * respond(value, status, headers) writes a JSON response. Plain ES5, evaluated once per instance.
+ */
+static const char ISOLA_HELPER[] =
+    "var isola = (function () {\n"
+    "  function decode(text) {\n"
+    "    try { return decodeURIComponent(text.replace(/\\+/g, ' ')); } catch (e) { return text; }\n"
+    "  }\n"
+    "  function request() {\n"
+    "    var env = process.env, headers = {}, params = {}, query = {}, body;\n"
+    "    for (var name in env) {\n"
+    "      if (name.indexOf('HTTP_') === 0) headers[name.slice(5).toLowerCase().replace(/_/g, '-')] = env[name];\n"
+    "      else if (name.indexOf('X_PATH_PARAM_') === 0) params[name.slice(13).toLowerCase()] = env[name];\n"
+    "    }\n"
+    "    if (env.CONTENT_TYPE) headers['content-type'] = env.CONTENT_TYPE;\n"
+    "    (env.QUERY_STRING || '').split('&').forEach(function (pair) {\n"
+    "      if (pair === '') return;\n"
+    "      var at = pair.indexOf('=');\n"
+    "      query[decode(at < 0 ? pair : pair.slice(0, at))] = at < 0 ? '' : decode(pair.slice(at + 1));\n"
+    "    });\n"
+    "    return {\n"
+    "      method: env.REQUEST_METHOD || 'GET', path: env.PATH_INFO || '', query: query,\n"
+    "      headers: headers, params: params,\n"
+    "      body: function () { if (body === undefined) body = readStdin(); return body; },\n"
+    "      json: function () { var text = this.body(); return text === '' ? null : JSON.parse(text); }\n"
+    "    };\n"
+    "  }\n"
+    "  function respond(value, status, headers) {\n"
+    "    print('Status: ' + (status || 200));\n"
+    "    print('Content-Type: application/json');\n"
+    "    for (var name in headers || {}) print(name + ': ' + headers[name]);\n"
+    "    print('');\n"
+    "    print(JSON.stringify(value));\n"
+    "  }\n"
+    "  return { request: request, respond: respond };\n"
+    "})();\n";
+
 void js_install_api(duk_context *ctx, int argc, char **argv, char **environ) {
   duk_push_c_function(ctx, print_stdout, DUK_VARARGS);
   duk_put_global_string(ctx, "print");
@@ -254,4 +293,8 @@ void js_install_api(duk_context *ctx, int argc, char **argv, char **environ) {
   duk_put_global_string(ctx, "readStdin");
   duk_push_c_function(ctx, read_file, 1);
   duk_put_global_string(ctx, "readFile");
+  if (duk_peval_string_noresult(ctx, ISOLA_HELPER) != 0) {
+    fprintf(stderr, "js: the isola helper failed to install\n");
+    js_exit(JS_EXIT_FATAL);
+  }
 }

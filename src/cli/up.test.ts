@@ -161,9 +161,13 @@ describe('isola up', () => {
       assert.equal(echo.status, 201);
       assert.deepEqual(await echo.json(), { echo: { a: [1, 2] }, type: 'application/json' });
       assert.equal(await (await fetch(`${running.origin}/`)).text(), 'the index\n');
-      const time = (await (await fetch(`${running.origin}/api/time`)).json()) as Record<string, string>;
+      const time = (await (await fetch(`${running.origin}/api/time?zone=UTC&x=a%20b`)).json()) as Record<
+        string,
+        unknown
+      >;
       assert.equal(time.runtime, 'javascript');
       assert.equal(time.method, 'GET');
+      assert.deepEqual(time.query, { zone: 'UTC', x: 'a b' });
       assert.ok(
         Math.abs(Date.parse(time.time as string) - Date.now()) < 60_000,
         'the guest sees the time now',

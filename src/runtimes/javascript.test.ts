@@ -49,6 +49,28 @@ describe('the JavaScript runtime', () => {
     return output.slice(blank + 2);
   }
 
+  test('the isola helper reads the request and writes a JSON response with its status and headers', async () => {
+    const result = await request('helper-echo.js', {
+      env: {
+        REQUEST_METHOD: 'POST',
+        PATH_INFO: '/x',
+        QUERY_STRING: 'a=1&b=two%20words&c',
+        X_PATH_PARAM_ID: '7',
+      },
+      stdin: '{"n": [1, 2]}',
+    });
+    assert.deepEqual(result.outcome, { kind: 'exit', code: 0 }, text(result.stderr));
+    const [head, body] = text(result.stdout).split('\n\n');
+    assert.equal(head, 'Status: 201\nContent-Type: application/json\nX-Echo: yes');
+    assert.deepEqual(JSON.parse(body as string), {
+      method: 'POST',
+      path: '/x',
+      query: { a: '1', b: 'two words', c: '' },
+      params: { id: '7' },
+      json: { n: [1, 2] },
+    });
+  });
+
   test('runs a script as a CGI handler with the request environment, arguments, stdin and a bundled file', async () => {
     const result = await request('hello-cgi.js', {
       args: ['extra'],
