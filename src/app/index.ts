@@ -22,6 +22,7 @@ export {
   type LockedRoute,
   type LockedRuntime,
   type LockedSource,
+  type LockedVariable,
   RUNTIME_APP_DIR,
 } from './locked.js';
 export { MAX_SCRIPTS, routeOf, SCRIPT_EXTENSIONS, SCRIPTS_MANIFEST, scriptsManifest } from './scripts.js';

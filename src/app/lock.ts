@@ -77,6 +77,7 @@ export async function lockManifest(
       source: resolved.source,
       files: await lockFiles(filesOf(component), context),
       environment: { ...component.environment },
+      variables: lockComponentVariables(component, manifestPath),
       limits: limits.get(component.name)!,
       instance: instanceMode(component),
     };
@@ -98,6 +99,16 @@ export async function lockManifest(
     lockedAppVersion: LOCKED_APP_VERSION,
     manifest: { path: manifestPath, format: manifest.format },
     application: { ...manifest.application, authors: [...manifest.application.authors] },
+    variables: Object.fromEntries(
+      Object.entries(manifest.variables).map(([name, variable]) => [
+        name,
+        {
+          required: variable.required,
+          secret: variable.secret,
+          ...(variable.default === undefined ? {} : { default: variable.default }),
+        },
+      ]),
+    ),
     components,
     routes,
   };
@@ -151,6 +162,55 @@ function lockRuntime(
     );
   }
   return { name: runtime.name, script: `${RUNTIME_APP_DIR}/${inside}` };
+}
+
+/** The meta-variables a WAGI request sets (RFC 3875 §4.1 and Spin's), which a variable may not shadow. */
+const CGI_NAMES = new Set([
+  'AUTH_TYPE',
+  'CONTENT_LENGTH',
+  'CONTENT_TYPE',
+  'GATEWAY_INTERFACE',
+  'PATH_INFO',
+  'PATH_TRANSLATED',
+  'QUERY_STRING',
+  'REMOTE_ADDR',
+  'REMOTE_HOST',
+  'REMOTE_IDENT',
+  'REMOTE_USER',
+  'REQUEST_METHOD',
+  'SCRIPT_NAME',
+  'SERVER_NAME',
+  'SERVER_PORT',
+  'SERVER_PROTOCOL',
+  'SERVER_SOFTWARE',
+]);
+
+/**
+ * The component's variables, each of which reaches a WAGI guest as the environment variable of
+ * its upper-cased key: one that `environment` also sets would be ambiguous, and one named like a
+ * CGI variable (`HTTP_*` included) could be set by the client instead, so both are refused.
+ */
+function lockComponentVariables(component: ComponentManifest, file: string): Record<string, string> {
+  for (const name of Object.keys(component.variables)) {
+    const variable = name.toUpperCase();
+    if (variable.startsWith('HTTP_') || CGI_NAMES.has(variable)) {
+      const key = `component.${component.name}.variables.${name}`;
+      throw manifestError(
+        file,
+        `${key} would reach the guest as the environment variable ${variable}, a name CGI gives the request: rename it`,
+        { key },
+      );
+    }
+    if (component.environment[variable] !== undefined) {
+      const key = `component.${component.name}.variables.${name}`;
+      throw manifestError(
+        file,
+        `${key} reaches the guest as the environment variable ${variable}, which component.${component.name}.environment also sets: rename one of them`,
+        { key },
+      );
+    }
+  }
+  return { ...component.variables };
 }
 
 function lockLimits(component: ComponentManifest, file: string): Partial<InvocationLimits> {

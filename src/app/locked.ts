@@ -16,10 +16,22 @@ export interface LockedApp {
   /** The manifest it was locked from. */
   manifest: { path: string; format: ManifestFormat };
   application: LockedApplication;
+  /**
+   * The app's variables by name: whether each is required, its default, whether it is secret.
+   * Never a value from a provider: those are resolved at deploy and kept out of the lock.
+   */
+  variables: Readonly<Record<string, LockedVariable>>;
   /** In the manifest's order. */
   components: readonly LockedComponent[];
   /** In the manifest's order; no two match the same requests. */
   routes: readonly LockedRoute[];
+}
+
+export interface LockedVariable {
+  required: boolean;
+  secret: boolean;
+  /** Absent for a required variable. */
+  default?: string;
 }
 
 export interface LockedApplication {
@@ -35,6 +47,11 @@ export interface LockedComponent {
   /** What the guest sees of the host's files; every mount is read-only. */
   files: readonly LockedMount[];
   environment: Readonly<Record<string, string>>;
+  /**
+   * Configuration keys → templates over the app's variables (`"{{ api_host }}/v1"`), rendered at
+   * deploy. A WAGI guest sees each as an environment variable named by the upper-cased key.
+   */
+  variables: Readonly<Record<string, string>>;
   /** Overrides of the engine's invocation limits, each within its range; absent keys take the engine's. */
   limits: Readonly<Partial<InvocationLimits>>;
   instance: LockedInstanceMode;

@@ -51,6 +51,7 @@ export async function scriptsManifest(dir: string): Promise<Manifest | undefined
       runtime: { name: SCRIPT_EXTENSIONS[extname(script)] as RuntimeName, script, appDir: '.' },
       files: [],
       environment: {},
+      variables: {},
       limits: {},
     });
     const route = routeOf(script);
@@ -67,6 +68,7 @@ export async function scriptsManifest(dir: string): Promise<Manifest | undefined
   return {
     format: 'isola',
     application: { name: applicationName(root), authors: [] },
+    variables: {},
     httpTriggers,
     components,
   };

@@ -200,6 +200,28 @@ describe('isola up', () => {
     assert.match(stderr, /SyntaxError: .*broken\.py, line 1/);
   });
 
+  test("takes the app's variables from --variable, and refuses to start without a required one, naming it", async () => {
+    const dir = join(scratch, 'variables');
+    mkdirSync(dir);
+    cpSync(join(ROOT, 'examples/hello/hello.wasm'), join(dir, 'hello.wasm'));
+    writeFileSync(
+      join(dir, 'isola.toml'),
+      'manifest_version = 1\n[application]\nname = "greeter"\n[variables]\ngreeting = { required = true, secret = true }\n' +
+        '[[trigger.http]]\nroute = "/..."\ncomponent = "app"\n[component.app]\nsource = "hello.wasm"\n' +
+        'variables = { greeting = "{{ greeting }}" }\n',
+    );
+    const refused = await failedUp([dir, '--listen', '127.0.0.1:0']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /variable greeting.*ISOLA_VARIABLE_GREETING/);
+    const running = await up([dir, '--listen', '127.0.0.1:0', '--variable', 'greeting=Ahoy']);
+    try {
+      assert.match(await (await fetch(`${running.origin}/`)).text(), /^Ahoy from hello\.wasm/);
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+    assert.doesNotMatch(running.output.stdout + running.output.stderr, /Ahoy/, 'no value in the logs');
+  });
+
   test('refuses to start when the manifest names a missing file, naming it', async () => {
     const dir = join(scratch, 'missing');
     mkdirSync(dir);

@@ -30,6 +30,7 @@ import { type DeployedApp, deployApp, undeployApp } from '../http/deploy.js';
 import { type AccessLogEntry, IsolaServer, type ServerLog } from '../http/server.js';
 import { findManifest, type Manifest, readManifest } from '../manifest/index.js';
 import { Engine } from '../runtime/index.js';
+import { parseVariableAssignment, readVariablesFile, type VariableSources } from '../variables/index.js';
 import { RUN_EXIT_CODES, type RunOutput, usageErrorWriter } from './run.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:3000';
@@ -39,6 +40,8 @@ const WATCH_DEBOUNCE_MS = 150;
 interface UpOptions {
   listen: string;
   watch?: boolean;
+  variable: string[];
+  variablesFile?: string;
 }
 
 export function defineUpCommand(program: Command, output: RunOutput, done: (code: number) => void): void {
@@ -48,6 +51,13 @@ export function defineUpCommand(program: Command, output: RunOutput, done: (code
     .argument('[app]', 'the app directory or its manifest file', '.')
     .option('--listen <ADDR:PORT>', 'where to listen', DEFAULT_LISTEN)
     .option('--watch', 'rebuild and swap the app in when its files change, without a restart')
+    .option(
+      '--variable <NAME=VALUE>',
+      "an app variable's value (repeatable); before --variables-file and ISOLA_VARIABLE_NAME",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option('--variables-file <FILE>', 'app variable values, a TOML table of name = "value"')
     .configureOutput({ outputError: usageErrorWriter('isola up --help') })
     .action(async (app: string, options: UpOptions) => {
       done(await up(app, options, output));
@@ -62,6 +72,19 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
     );
     return RUN_EXIT_CODES.USAGE;
   }
+  let variables: VariableSources;
+  try {
+    variables = {
+      values: Object.fromEntries(options.variable.map(parseVariableAssignment)),
+      ...(options.variablesFile === undefined
+        ? {}
+        : { file: await readVariablesFile(options.variablesFile) }),
+      env: process.env,
+    };
+  } catch (error) {
+    output.error(`isola: ${messageOf(error)}`);
+    return RUN_EXIT_CODES.USAGE;
+  }
   const engine = new Engine();
   const logLines = new LineBatch(process.stdout);
   const appLines = new LineBatch(process.stderr);
@@ -70,7 +93,7 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
   try {
     const manifestPath = await findApp(appPath);
     const built = await buildAndLock(manifestPath, undefined);
-    current = await deployApp(engine, built.locked);
+    current = await deployApp(engine, built.locked, { variables });
     server.setApp(current.http);
     const address = await server.listen(listen.port, listen.host).catch((error: NodeJS.ErrnoException) => {
       throw listenError(error, listen);
@@ -81,7 +104,7 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
           try {
             const next = await buildAndLock(manifestPath, changed);
             if (current !== undefined && sameApp(next.locked, current)) return;
-            const deployed = await deployApp(engine, next.locked);
+            const deployed = await deployApp(engine, next.locked, { variables });
             server.setApp(deployed.http);
             const previous = current;
             current = deployed;

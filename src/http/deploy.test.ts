@@ -103,4 +103,41 @@ describe('deployApp', () => {
     assert.deepEqual(await cat(deployed, '/www/link.txt'), { code: 0, text: 'A' });
     undeployApp(engine, deployed);
   });
+
+  test("renders a component's variables from the app's values into its environment, and refuses a missing required one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'isola-deploy-vars-'));
+    dirs.push(dir);
+    copyFileSync(fixturePath('args-env'), join(dir, 'env.wasm'));
+    writeFileSync(
+      join(dir, 'isola.toml'),
+      `manifest_version = 1
+[application]
+name = "vars"
+[variables]
+api_host = { default = "https://api.example.com" }
+api_token = { required = true, secret = true }
+[[trigger.http]]
+route = "/..."
+component = "env"
+[component.env]
+source = "env.wasm"
+variables = { api_url = "{{ api_host }}/v1", api_token = "{{ api_token }}" }
+`,
+    );
+    const locked = await lockApp(join(dir, 'isola.toml'));
+    assert.doesNotMatch(JSON.stringify(locked), /t0k3n/);
+    const deployed = await deployApp(engine, locked, { variables: { values: { api_token: 't0k3n' } } });
+    const component = deployed.http.components.get('env');
+    assert.ok(component);
+    const run = await engine.run(component.module, { args: ['env'], env: component.env });
+    const printed = Buffer.from(run.stdout).toString();
+    assert.match(printed, /API_URL=https:\/\/api\.example\.com\/v1/);
+    assert.match(printed, /API_TOKEN=t0k3n/);
+    assert.doesNotMatch(deployed.lockedJson, /t0k3n/, 'values stay out of the lock');
+    undeployApp(engine, deployed);
+    await assert.rejects(
+      deployApp(engine, locked, { variables: { env: {} } }),
+      isolaErrorWith('E_VARIABLE_MISSING', /api_token/),
+    );
+  });
 });

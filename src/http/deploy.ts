@@ -16,8 +16,10 @@ import { homedir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 import { type LockedApp, type LockedComponent, type LockedRuntime, RUNTIME_APP_DIR } from '../app/index.js';
 import { IsolaError } from '../errors.js';
+import { parseTemplate, renderTemplate } from '../manifest/variable-template.js';
 import type { DirGrant, Engine, LoadedBundle, LoadedModule } from '../runtime/index.js';
 import { scriptRuntime } from '../runtimes/registry.js';
+import { resolveVariables, type VariableSources } from '../variables/index.js';
 import type { HttpApp } from './server.js';
 import type { WagiComponent } from './wagi.js';
 
@@ -32,6 +34,11 @@ export interface DeployedApp {
 }
 
 export interface DeployOptions {
+  /**
+   * Where the app's variables get their values (see src/variables/resolve.ts). Default: the
+   * environment of this process (`ISOLA_VARIABLE_<NAME>`), then the defaults.
+   */
+  variables?: VariableSources;
   /**
    * Where prepared runtime modules (an interpreter snapshotted with an app, seconds to make) are
    * kept between deploys, by the digests they were made from. Default `defaultCacheDir()`.
@@ -55,6 +62,7 @@ export async function deployApp(
   options: DeployOptions = {},
 ): Promise<DeployedApp> {
   const cacheDir = options.cacheDir ?? defaultCacheDir();
+  const values = resolveVariables(locked.variables, options.variables ?? { env: process.env });
   const modules: LoadedModule[] = [];
   const bundles: LoadedBundle[] = [];
   try {
@@ -72,7 +80,7 @@ export async function deployApp(
       if (bundle !== undefined) bundles.push(bundle);
       byName.set(component.name, {
         module,
-        env: Object.entries(component.environment),
+        env: [...Object.entries(component.environment), ...variableEnvironment(component, values)],
         dirs,
         bundles: bundle === undefined ? [] : [{ bundle, guestPath: root }],
         // Frozen, so the engine resolves it once, not per request.
@@ -99,6 +107,27 @@ export async function deployApp(
     undeployApp(engine, { modules, bundles });
     throw error;
   }
+}
+
+/**
+ * The component's variables, rendered from the app's values, as environment variables named by
+ * the upper-cased key (the lock refused a key that `environment` also sets).
+ */
+function variableEnvironment(
+  component: LockedComponent,
+  values: ReadonlyMap<string, string>,
+): [string, string][] {
+  return Object.entries(component.variables).map(([name, template]) => {
+    const parsed = parseTemplate(template);
+    if ('problem' in parsed) {
+      throw new IsolaError(
+        'E_INTERNAL',
+        `component "${component.name}" was locked with a bad template for ${name}`,
+        {},
+      );
+    }
+    return [name.toUpperCase(), renderTemplate(parsed.parts, values)];
+  });
 }
 
 /** Unloads an app's modules and bundles. */

@@ -1,6 +1,6 @@
 /**
  * `[component.NAME]`: the Wasm source and what it is granted (files, environment) and limited to.
- * Grants that isola does not implement yet (outbound hosts, key-value stores, variables) are
+ * Grants that isola does not implement yet (outbound hosts, key-value stores) are
  * read and checked for shape, then refused when non-empty, so that a manifest never believes it
  * granted something it did not.
  */
@@ -84,6 +84,7 @@ function readComponent(table: TableReader, name: string): ComponentManifest {
     source: runtime === undefined ? readSource(table) : '',
     files: runtime === undefined ? readFiles(table) : [],
     environment: readEnvironment(table),
+    variables: readComponentVariables(table),
     limits: readLimits(table),
   };
   if (runtime !== undefined) component.runtime = runtime;
@@ -310,14 +311,22 @@ function readUnsupportedGrants(table: TableReader): void {
     }
   });
   refuseNonEmpty(table, 'key_value_stores', stores.length, 'isola has no key-value stores yet');
-  const variables = table.stringTable('variables', 'variables = { name = "value" }');
-  for (const [name] of variables) {
+}
+
+/** `variables = { key = "template" }`; the templates are checked against `[variables]` by the caller. */
+function readComponentVariables(table: TableReader): Record<string, string> {
+  const variables: Record<string, string> = {};
+  for (const [name, template] of table.stringTable(
+    'variables',
+    'variables = { api_url = "{{ api_url }}" }',
+  )) {
     if (!LOWER_SNAKE_CASE.test(name)) {
       const key = keyPath(table.key('variables'), name);
       throw table.error(`${key}: variable names are lower snake_case: rename it, as in api_url`, { key });
     }
+    variables[name] = template;
   }
-  refuseNonEmpty(table, 'variables', variables.length, 'isola does not resolve variables yet');
+  return variables;
 }
 
 function refuseNonEmpty(table: TableReader, key: string, count: number, reason: string): void {

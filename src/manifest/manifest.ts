@@ -12,10 +12,20 @@ export type ManifestFormat = 'isola' | 'spin';
 export interface Manifest {
   format: ManifestFormat;
   application: ApplicationInfo;
+  /** `[variables]`: the app's variables, by lower snake_case name. */
+  variables: Readonly<Record<string, VariableDeclaration>>;
   /** `[[trigger.http]]`, in the manifest's order. */
   httpTriggers: readonly HttpTrigger[];
   /** `[component.NAME]`, in the manifest's order. */
   components: readonly ComponentManifest[];
+}
+
+/** `name = { default = "..." }` or `name = { required = true }`, either maybe `secret = true`. */
+export interface VariableDeclaration {
+  default?: string;
+  required: boolean;
+  secret: boolean;
+  description?: string;
 }
 
 export interface ApplicationInfo {
@@ -58,6 +68,12 @@ export interface ComponentManifest {
   environment: Readonly<Record<string, string>>;
   /** `[component.NAME.limits]`, in the manifest's units; ranges are checked at lock. */
   limits: ManifestLimits;
+  /**
+   * `variables = { key = "template" }`: the component's configuration, each a template over the
+   * app's `[variables]` (`"{{ api_host }}/v1"`); guests read them (WAGI: as environment variables
+   * named by the upper-cased key).
+   */
+  variables: Readonly<Record<string, string>>;
   /** `instance_reuse = N`: one instance serves up to N invocations. Absent: a fresh instance each. */
   instanceReuse?: number;
   build?: BuildSettings;

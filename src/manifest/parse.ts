@@ -12,6 +12,7 @@ import type {
   HttpTrigger,
   Manifest,
   ManifestFormat,
+  VariableDeclaration,
 } from './manifest.js';
 import { manifestError } from './manifest-error.js';
 import { parseRoute, routeShape } from './route.js';
@@ -19,6 +20,7 @@ import { closest } from './suggest.js';
 import { isTable, type KeySpec, type Table, TableReader } from './table-reader.js';
 import { parseToml } from './toml.js';
 import { readHttpTriggers } from './trigger.js';
+import { parseTemplate, templateReferences, VARIABLE_NAME } from './variable-template.js';
 
 const VERSION_KEYS: Readonly<Record<ManifestFormat, string>> = {
   isola: 'manifest_version',
@@ -49,12 +51,13 @@ export function parseManifest(text: string, file = 'isola.toml'): Manifest {
     known: [VERSION_KEYS[format], 'application', 'variables', 'trigger', 'component'],
   });
   const application = readApplication(root);
-  readVariables(root);
+  const variables = readVariables(root);
   const components = readComponents(root);
+  checkVariableReferences(root, variables, components);
   const httpTriggers = readHttpTriggers(root);
   checkReferences(root, httpTriggers, components);
   checkDuplicateRoutes(root, httpTriggers);
-  return { format, application, httpTriggers, components };
+  return { format, application, variables, httpTriggers, components };
 }
 
 function detectFormat(document: Table, file: string): ManifestFormat {
@@ -113,34 +116,61 @@ function readApplication(root: TableReader): ApplicationInfo {
   return application;
 }
 
-/** `[variables]`: checked for shape, then refused when non-empty (isola resolves no variables yet). */
-function readVariables(root: TableReader): void {
+/** `[variables]`: each a default or required, maybe secret; values are resolved at deploy. */
+function readVariables(root: TableReader): Record<string, VariableDeclaration> {
+  const declared: Record<string, VariableDeclaration> = {};
   const variables = root.table('variables', { known: 'user' }, '[variables]');
-  if (variables === undefined) return;
-  const entries = variables.entries();
-  for (const [name, value] of entries) {
+  if (variables === undefined) return declared;
+  for (const [name, value] of variables.entries()) {
     const key = variables.key(name);
-    if (!/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/.test(name)) {
+    if (!VARIABLE_NAME.test(name)) {
       throw root.error(`${key}: variable names are lower snake_case: rename it, as in api_url`, { key });
     }
     if (!isTable(value)) throw variables.wrongType(name, 'a table', `${name} = { default = "value" }`);
     const variable = new TableReader(root.file, key, value, VARIABLE_KEYS);
-    variable.string('description');
-    variable.boolean('secret');
-    const hasDefault = variable.string('default') !== undefined;
+    const description = variable.string('description');
+    const secret = variable.boolean('secret') ?? false;
+    const fallback = variable.string('default');
     const required = variable.boolean('required') ?? false;
-    if (required === hasDefault) {
+    if (required === (fallback !== undefined)) {
       throw root.error(`${key} needs either default = "..." or required = true, not both or neither`, {
         key,
       });
     }
+    declared[name] = {
+      required,
+      secret,
+      ...(fallback === undefined ? {} : { default: fallback }),
+      ...(description === undefined ? {} : { description }),
+    };
   }
-  if (entries.length === 0) return;
-  throw root.error(
-    'variables is not supported yet: isola does not resolve variables yet; remove [variables]',
-    { key: 'variables' },
-    'E_MANIFEST_UNSUPPORTED',
-  );
+  return declared;
+}
+
+/** Every component variable's template refers only to declared `[variables]`. */
+function checkVariableReferences(
+  root: TableReader,
+  variables: Readonly<Record<string, VariableDeclaration>>,
+  components: readonly ComponentManifest[],
+): void {
+  for (const component of components) {
+    for (const [name, template] of Object.entries(component.variables)) {
+      const key = `component.${component.name}.variables.${name}`;
+      const parsed = parseTemplate(template);
+      if ('problem' in parsed) throw root.error(`${key} ${parsed.problem}`, { key });
+      for (const reference of templateReferences(parsed.parts)) {
+        if (variables[reference] === undefined) {
+          const near = closest(reference, Object.keys(variables));
+          throw root.error(
+            `${key} refers to {{ ${reference} }}, which [variables] does not declare: ${
+              near === undefined ? '' : `did you mean {{ ${near} }}? Or `
+            }add ${reference} = { default = "..." } (or required = true) under [variables]`,
+            { key, variable: reference },
+          );
+        }
+      }
+    }
+  }
 }
 
 function checkReferences(
