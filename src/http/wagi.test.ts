@@ -242,4 +242,33 @@ describe('serveWagi, for a module that runs inline', () => {
       assert.match(failures.join('\n'), reason);
     });
   }
+
+  test('a small body is read whole before the guest starts, so the invocation can run inline', async () => {
+    const module = await engine.load(readFileSync(fixturePath('cgi-echo')));
+    for (let i = 0; i < 20; i++) {
+      if ((await engine.run(module, { stdin: 'warm' })).metrics.worker === INLINE_WORKER) break;
+    }
+    const seen: unknown[] = [];
+    const spy = Object.create(engine) as Engine;
+    spy.invoke = (target, options) => {
+      seen.push(options?.stdin);
+      return engine.invoke(target, options);
+    };
+    const request = new Request('http://localhost/echo/x', {
+      method: 'POST',
+      body: 'small body',
+      headers: { 'content-length': '10' },
+    });
+    const result = await serveWagi(
+      spy,
+      { module, env: [], dirs: [] },
+      fromWebRequest(request),
+      cgiRequest(request),
+      'r',
+      log,
+    );
+    assert.ok(seen[0] instanceof Uint8Array, 'stdin went as bytes');
+    const reply = toWebResponse((result as Extract<WagiResult, { kind: 'response' }>).response);
+    assert.match(await reply.text(), /small body/);
+  });
 });

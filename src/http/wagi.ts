@@ -62,6 +62,9 @@ export type WagiResult =
   /** RFC 3875 §6.2.2: the server should serve `location` instead, as a new request. */
   | { kind: 'local-redirect'; location: string };
 
+/** Request bodies up to this size (by their Content-Length) are read whole before the guest starts. */
+export const BUFFERED_BODY_BYTES = 64 * 1024;
+
 /** Seconds a client is asked to wait after a 503 from a full queue. */
 export const OVERLOAD_RETRY_AFTER_SECONDS = 1;
 
@@ -74,6 +77,7 @@ export async function serveWagi(
   log: WagiLog,
 ): Promise<WagiResult> {
   let invocation: ReturnType<Engine['invoke']>;
+  const stdin = await stdinOf(request);
   try {
     invocation = engine.invoke(component.module, {
       args: argvOf(component, cgi),
@@ -83,7 +87,7 @@ export async function serveWagi(
       env: [...component.env, ...cgiEnvironment(cgi)],
       dirs: component.dirs,
       ...(component.bundles === undefined ? {} : { bundles: component.bundles }),
-      ...(request.body === null ? {} : { stdin: Readable.fromWeb(request.body as never) }),
+      ...(stdin === undefined ? {} : { stdin }),
       ...(component.limits === undefined ? {} : { limits: component.limits }),
       ...(component.instance === undefined ? {} : { instance: component.instance }),
     });
@@ -91,6 +95,10 @@ export async function serveWagi(
     if (isIsolaError(error, 'E_OVERLOADED')) {
       log.failure(error.message, undefined);
       return errorResult(503, requestId, undefined, { 'retry-after': String(OVERLOAD_RETRY_AFTER_SECONDS) });
+    }
+    if (isIsolaError(error, 'E_GUEST_INPUT_LIMIT')) {
+      log.failure(error.message, undefined);
+      return errorResult(413, requestId, undefined);
     }
     log.failure(error instanceof Error ? error.message : String(error), undefined);
     return errorResult(500, requestId, undefined);
@@ -152,6 +160,28 @@ function responseOf(
     headers: head.headers,
     body: nullBodyStatus(head.status) ? null : body,
   };
+}
+
+/**
+ * The guest's stdin: a body that declares at most `BUFFERED_BODY_BYTES` is read whole first, so
+ * the invocation can be run again from the start (the engine may then run it inline); a larger
+ * or chunked one streams as the guest reads it.
+ */
+async function stdinOf(request: HttpRequest): Promise<Uint8Array | Readable | undefined> {
+  if (request.body === null) return undefined;
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (!Number.isInteger(declared) || declared > BUFFERED_BODY_BYTES) {
+    return Readable.fromWeb(request.body as never);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of request.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    // node:http ends the body at its Content-Length, so this holds; a body that says otherwise is cut.
+    if (total > declared) break;
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
 }
 
 /**
