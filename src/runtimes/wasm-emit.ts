@@ -89,6 +89,9 @@ export class Code {
   i64StoreUnaligned(offset = 0): this {
     return this.#op(0x37, ALIGN.byte, ...encodeUnsigned(offset));
   }
+  i32Store(offset = 0): this {
+    return this.#op(0x36, ALIGN.i32, ...encodeUnsigned(offset));
+  }
   i32Store8(offset = 0): this {
     return this.#op(0x3a, ALIGN.byte, ...encodeUnsigned(offset));
   }
