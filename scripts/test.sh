@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The one test command (`npm test`): installs what the tests need (Debian toolchain, npm
+# The one test command (`npm test`): installs what the tests need (Debian toolchain, Redis, npm
 # packages), builds the guest fixtures and the JavaScript runtime, then runs type-check, lint +
 # format check, and all tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-toolchain.sh
+bash scripts/setup-redis.sh
 bash scripts/setup-npm.sh
 npx tsx scripts/build-fixtures.ts
 npx tsx scripts/build-javascript-runtime.ts

@@ -1,37 +1,35 @@
 /**
- * The errors of the key-value layer. Each has its own code (`kvCode`, in `details`), which is
- * what callers and tests should match on; until src/errors.ts lists these codes, each is carried
- * by the nearest existing `ErrorCode`. Once it does, `kvError` passes the code through and the
- * table below goes away.
+ * The errors of the key-value layer, each with its own code (also in `details.kvCode`, which
+ * `kvCodeOf` reads across a worker boundary).
  */
 import { type ErrorCode, IsolaError } from '../errors.js';
 
-const CARRIED_BY = {
+const KV_ERRORS = {
   /** A runtime key-value config that selects no usable backend. */
-  E_KV_CONFIG_INVALID: 'E_ARGUMENT_INVALID',
+  E_KV_CONFIG_INVALID: 'E_KV_CONFIG_INVALID',
   /** An app or store label that cannot name a bucket. */
-  E_KV_BUCKET_INVALID: 'E_ARGUMENT_INVALID',
+  E_KV_BUCKET_INVALID: 'E_KV_BUCKET_INVALID',
   /** A key (or listing prefix) that is too long or not well-formed Unicode. */
-  E_KV_KEY_INVALID: 'E_ARGUMENT_INVALID',
+  E_KV_KEY_INVALID: 'E_KV_KEY_INVALID',
   /** A value, or a batch's values, over the byte limit. */
-  E_KV_VALUE_TOO_LARGE: 'E_LIMIT_OUT_OF_RANGE',
+  E_KV_VALUE_TOO_LARGE: 'E_KV_VALUE_TOO_LARGE',
   /** A batch naming more keys than allowed, or a listing asking for a larger page. */
-  E_KV_BATCH_TOO_LARGE: 'E_LIMIT_OUT_OF_RANGE',
+  E_KV_BATCH_TOO_LARGE: 'E_KV_BATCH_TOO_LARGE',
   /** More buckets open at once than allowed. */
-  E_KV_BUCKETS_LIMIT: 'E_LIMIT_OUT_OF_RANGE',
+  E_KV_BUCKETS_LIMIT: 'E_KV_BUCKETS_LIMIT',
   /** A listing cursor this backend did not hand out. */
-  E_KV_CURSOR_INVALID: 'E_ARGUMENT_INVALID',
+  E_KV_CURSOR_INVALID: 'E_KV_CURSOR_INVALID',
   /** increment on a value that is not a signed 64-bit decimal integer, or that would overflow. */
-  E_KV_NOT_INTEGER: 'E_ARGUMENT_INVALID',
+  E_KV_NOT_INTEGER: 'E_KV_NOT_INTEGER',
   /** A call on a bucket or store that was closed. */
-  E_KV_CLOSED: 'E_ARGUMENT_INVALID',
+  E_KV_CLOSED: 'E_KV_CLOSED',
   /** The backend cannot be reached, or did not answer in time. */
-  E_KV_UNAVAILABLE: 'E_INTERNAL',
+  E_KV_UNAVAILABLE: 'E_KV_UNAVAILABLE',
   /** The backend answered with an error (disk full, read-only, out of memory). */
-  E_KV_BACKEND_FAILED: 'E_INTERNAL',
+  E_KV_BACKEND_FAILED: 'E_KV_BACKEND_FAILED',
 } as const satisfies Record<string, ErrorCode>;
 
-export type KvErrorCode = keyof typeof CARRIED_BY;
+export type KvErrorCode = keyof typeof KV_ERRORS;
 
 export function kvError(
   kvCode: KvErrorCode,
@@ -40,7 +38,7 @@ export function kvError(
   cause?: unknown,
 ): IsolaError {
   return new IsolaError(
-    CARRIED_BY[kvCode],
+    KV_ERRORS[kvCode],
     message,
     { ...details, kvCode },
     cause === undefined ? undefined : { cause },
@@ -51,5 +49,5 @@ export function kvError(
 export function kvCodeOf(error: unknown): KvErrorCode | undefined {
   if (!(error instanceof IsolaError)) return undefined;
   const code = error.details.kvCode;
-  return typeof code === 'string' && code in CARRIED_BY ? (code as KvErrorCode) : undefined;
+  return typeof code === 'string' && code in KV_ERRORS ? (code as KvErrorCode) : undefined;
 }
