@@ -299,7 +299,7 @@ export function initializeSource(
     "begin\n  Kernel.eval(<<'ISOLA_SOURCE', TOPLEVEL_BINDING, '<isola>', 1)\n" +
     `${ISOLA_MODULE}ISOLA_SOURCE\n` +
     `  Isola::Runner.initialize_app(${args.join(', ')})\n` +
-    'rescue Exception => e\n  $stderr.write(e.full_message(highlight: false))\n  $stderr.flush\n  raise\nend\n'
+    'rescue Exception\n  $stderr.write($!.full_message(highlight: false))\n  $stderr.flush\n  raise\nend\n'
   );
 }
 
