@@ -609,10 +609,10 @@ export class IncomingResponse extends HostResource {
 
 /** The classes the guest constructs, bound to one instance's context. */
 export interface InstanceHttpClasses {
-  Fields: typeof Fields;
-  OutgoingResponse: typeof OutgoingResponse;
-  OutgoingRequest: typeof OutgoingRequest;
-  RequestOptions: typeof RequestOptions;
+  Fields: (new () => Fields) & { fromList(entries: FieldEntry[]): Fields };
+  OutgoingResponse: new (headers: Fields) => OutgoingResponse;
+  OutgoingRequest: new (headers: Fields) => OutgoingRequest;
+  RequestOptions: new () => RequestOptions;
   /** Immutable fields over `entries`, of the guest-visible class. */
   immutableFields(entries: FieldEntry[]): Fields;
 }
@@ -651,9 +651,9 @@ export function instanceHttpClasses(ctx: HostContext, state: ResponseState): Ins
   }
   return {
     Fields: InstanceFields,
-    OutgoingResponse: InstanceOutgoingResponse as unknown as typeof OutgoingResponse,
-    OutgoingRequest: InstanceOutgoingRequest as unknown as typeof OutgoingRequest,
-    RequestOptions: InstanceRequestOptions as unknown as typeof RequestOptions,
+    OutgoingResponse: InstanceOutgoingResponse,
+    OutgoingRequest: InstanceOutgoingRequest,
+    RequestOptions: InstanceRequestOptions,
     immutableFields: (entries) => new InstanceFields(ctx, entries, true),
   };
 }
