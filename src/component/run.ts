@@ -127,7 +127,7 @@ export class ComponentRunner {
     const { imports, classes } = componentImports(ctx, options.grants ?? {}, state);
     const plan = this.#plan(component);
     const maxPages = Math.min(WASM_MAX_PAGES, Math.floor(limits.maxMemoryBytes / WASM_PAGE_BYTES));
-    const taken: { key: string; memory: WebAssembly.Memory }[] = [];
+    const taken: { key: string; memory: WebAssembly.Memory; initialBytes: number }[] = [];
     const instantiateCore: CoreInstantiate = (module, moduleImports) => {
       const planned = plan.byModule.get(module);
       if (planned === undefined) return new WebAssembly.Instance(module, moduleImports);
@@ -135,7 +135,7 @@ export class ComponentRunner {
       if (planned.memory.minPages > max) throw memoryLimit(planned.memory.minPages, limits.maxMemoryBytes);
       const key = `${planned.key}:${max}`;
       const memory = this.#pool.take(key, planned.memory.minPages, max);
-      taken.push({ key, memory });
+      taken.push({ key, memory, initialBytes: planned.memory.minPages * 65536 });
       return new WebAssembly.Instance(module, { ...moduleImports, isola: { memory } });
     };
     let error: IsolaError | undefined;
@@ -155,7 +155,8 @@ export class ComponentRunner {
       error = guestError(thrown, state);
     } finally {
       const now = Date.now();
-      for (const { key, memory } of taken) this.#pool.give(key, memory, now);
+      for (const { key, memory, initialBytes } of taken) this.#pool.give(key, memory, now, initialBytes);
+      this.#pool.clean();
     }
     const stdout = ctx.stdout.text();
     const stderr = ctx.stderr.text();

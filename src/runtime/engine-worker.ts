@@ -31,6 +31,8 @@ if (parentPort) {
     else {
       Atomics.store(running, 0, message.id);
       port.postMessage(runner.run(message) satisfies FromWorker);
+      // Zeroing returned memories waits until the result is on its way.
+      runner.cleanMemories();
     }
   });
   port.postMessage({ op: 'ready' } satisfies FromWorker);

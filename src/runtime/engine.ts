@@ -186,6 +186,13 @@ export class Engine {
     checkOption('memoryPool.perKey', memoryPool.perKey, 0, 1024);
     checkOption('memoryPool.total', memoryPool.total, 0, 65_536);
     checkOption('memoryPool.recycleMaxBytes', memoryPool.recycleMaxBytes, 0, 4 * 1024 * 1024 * 1024);
+    checkOption(
+      'memoryPool.recycleInitialMaxBytes',
+      memoryPool.recycleInitialMaxBytes,
+      0,
+      4 * 1024 * 1024 * 1024,
+    );
+    checkOption('memoryPool.maxPooledBytes', memoryPool.maxPooledBytes, 0, Number.MAX_SAFE_INTEGER);
     checkOption('memoryPool.idleMs', memoryPool.idleMs, 1, 24 * 60 * 60 * 1000);
     this.#maxima = Object.freeze(resolveLimitMaxima(options.maxLimits));
     // A default above the operator's maximum is lowered to it; an explicit override must fit.

@@ -87,6 +87,7 @@ export class InlineLane {
   readonly #modules = new Map<string, ModuleLane>();
   /** Output of the run in progress, kept until it is known whether the run counts. */
   #output: OutputMessage[] = [];
+  #cleaning = false;
   /** Modules and bundles that have been sent to the runner (it keeps them by digest). */
   readonly #sent = new Set<string>();
 
@@ -153,6 +154,7 @@ export class InlineLane {
     for (const delivery of deliveries) this.#sent.add(delivery.digest);
     this.#output = [];
     const done = this.#runner.runConfig(id, digest, config, first, deliveries);
+    this.#scheduleClean();
     const output = this.#output;
     this.#output = [];
     if (stoppedInline(done.outcome)) {
@@ -200,6 +202,16 @@ export class InlineLane {
     let count = 0;
     for (const lane of this.#modules.values()) if (lane.inline) count += 1;
     return count;
+  }
+
+  /** Zeroes returned memories once the calling thread is idle, not on a response's path. */
+  #scheduleClean(): void {
+    if (this.#cleaning) return;
+    this.#cleaning = true;
+    setImmediate(() => {
+      this.#cleaning = false;
+      this.#runner.cleanMemories();
+    });
   }
 
   #demote(lane: ModuleLane): void {

@@ -184,7 +184,12 @@ export class InvocationRunner {
     }
     if (memory !== undefined) {
       measureMemory(memory, maxPages, invocation.metrics);
-      this.#memories.give(poolKey, memory, performance.now());
+      this.#memories.give(
+        poolKey,
+        memory,
+        performance.now(),
+        (loaded.memory?.minPages ?? 0) * WASM_PAGE_BYTES,
+      );
     }
     return outcome;
   }
@@ -276,6 +281,11 @@ export class InvocationRunner {
     this.#bundles.delete(digest);
     this.#memories.forget(`${digest}:`);
     for (const key of this.#reused.keys()) if (key.startsWith(`${digest}:`)) this.#reused.delete(key);
+  }
+
+  /** Zeroes the memories invocations returned (call it after their results are sent). */
+  cleanMemories(): void {
+    this.#memories.clean();
   }
 
   /** Releases memory pools that have been idle, so an idle app holds no memory. */
