@@ -46,6 +46,7 @@ interface Runtime {
 
 const RUNTIMES: readonly Runtime[] = [
   { name: 'python', script: 'hello.py', query: 'bench', body: 'Hello from Python, bench!\n' },
+  { name: 'ruby', script: 'hello.rb', query: 'bench', body: 'Hello from Ruby, bench!\n' },
   { name: 'javascript', script: 'hello.js', query: 'bench', body: 'Hello from JavaScript, bench!\n' },
 ];
 
@@ -180,7 +181,7 @@ function helloCase(runtime: Runtime): ValueCase {
     name: `${runtime.name}-hello`,
     measurement: `autocannon, 10 connections, ${LOAD_SECONDS} s (${LOAD_SECONDS_QUICK} s quick) after 2 s of warm-up, GET ${path}`,
     metrics: METRICS,
-    maxSeconds: 60,
+    maxSeconds: 120,
     setup: prepare(runtime),
     baseline: bareServer(runtime.body),
     contenders: [

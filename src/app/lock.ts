@@ -235,7 +235,17 @@ function lockRoute(
   file: string,
 ): LockedRoute {
   const entrypoint = trigger.executor?.entrypoint ?? '_start';
-  if (!source.functionExports.has(entrypoint)) throw missingEntrypoint(trigger, source, entrypoint, file);
+  if (runtime !== undefined && entrypoint !== '_start') {
+    throw manifestError(
+      file,
+      `${trigger.key}.executor.entrypoint cannot be set for component "${trigger.component}": its runtime runs the script; remove entrypoint`,
+      { key: `${trigger.key}.executor.entrypoint` },
+    );
+  }
+  // A runtime's interpreter gets its _start when it is prepared for the app (at deploy).
+  if (runtime === undefined && !source.functionExports.has(entrypoint)) {
+    throw missingEntrypoint(trigger, source, entrypoint, file);
+  }
   if (reused && entrypoint === '_start') {
     const key = `component.${trigger.component}.instance_reuse`;
     throw manifestError(

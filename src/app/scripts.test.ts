@@ -23,6 +23,7 @@ describe('apps of scripts', () => {
       [
         ['/api/boom', 'api-boom'],
         ['/api/echo', 'api-echo'],
+        ['/api/greet', 'api-greet'],
         ['/api/hello', 'api-hello'],
         ['/api/outside', 'api-outside'],
         ['/api/time', 'api-time'],
@@ -31,7 +32,8 @@ describe('apps of scripts', () => {
       ],
     );
     for (const component of manifest.components) {
-      assert.equal(component.runtime?.name, component.name === 'api-time' ? 'javascript' : 'python');
+      const expected = { 'api-time': 'javascript', 'api-greet': 'ruby' }[component.name] ?? 'python';
+      assert.equal(component.runtime?.name, expected);
       assert.equal(component.runtime?.appDir, '.');
     }
   });

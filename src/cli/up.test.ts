@@ -43,7 +43,7 @@ function up(args: readonly string[]): Promise<Running> {
     output.stderr += chunk;
   });
   return new Promise((resolveUp, reject) => {
-    const timer = setTimeout(() => reject(new Error(`isola up did not start:\n${output.stderr}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`isola up did not start:\n${output.stderr}`)), 240_000);
     const check = () => {
       const match = /serving \S+ on (http:\/\/\S+)/.exec(output.stdout);
       if (!match) return;
@@ -142,7 +142,7 @@ describe('isola up', () => {
     }
   });
 
-  test('serves a directory of Python and JavaScript scripts with no manifest: routes from paths, JSON helpers, errors to the log', async () => {
+  test('serves a directory of Python, Ruby and JavaScript scripts with no manifest: routes from paths, JSON helpers, errors to the log', async () => {
     const running = await up(['test/fixtures/scripts-app', '--listen', '127.0.0.1:0']);
     try {
       const hello = await fetch(`${running.origin}/api/hello?name=Ada`);
@@ -173,6 +173,11 @@ describe('isola up', () => {
         'the guest sees the time now',
       );
       assert.equal(await (await fetch(`${running.origin}/api/outside`)).text(), 'FileNotFoundError\n');
+      assert.deepEqual(await (await fetch(`${running.origin}/api/greet?name=Ada`)).json(), {
+        greeting: 'Hello, Ada!',
+        runtime: 'ruby',
+        method: 'GET',
+      });
       const boom = await fetch(`${running.origin}/api/boom`);
       assert.equal(boom.status, 500);
       const body = await boom.text();

@@ -13,6 +13,7 @@ import {
   prepareJavaScript,
 } from './javascript.js';
 import { preparePython } from './python.js';
+import { prepareRuby, RUBY_WASM } from './ruby.js';
 
 export interface ScriptRuntimeSupport {
   name: RuntimeName;
@@ -37,6 +38,14 @@ const PYTHON: ScriptRuntimeSupport = {
   prepare: (wasm, appDir, guestDir) => preparePython({ wasm, appDir, guestDir }),
 };
 
+const RUBY: ScriptRuntimeSupport = {
+  name: 'ruby',
+  command: 'ruby',
+  extensions: ['.rb'],
+  modulePath: () => resolvePackageFile(RUBY_WASM, 'ruby'),
+  prepare: (wasm, appDir, guestDir) => prepareRuby({ wasm, appDir, guestDir }),
+};
+
 const JAVASCRIPT: ScriptRuntimeSupport = {
   name: 'javascript',
   command: JAVASCRIPT_COMMAND,
@@ -47,6 +56,7 @@ const JAVASCRIPT: ScriptRuntimeSupport = {
 
 const RUNTIMES: Readonly<Partial<Record<RuntimeName, ScriptRuntimeSupport>>> = Object.freeze({
   python: PYTHON,
+  ruby: RUBY,
   javascript: JAVASCRIPT,
 });
 
