@@ -8,6 +8,10 @@ export { Descriptor, type DirEntry, type Filestat, type OpenRequest, type TimeUp
 export { WasiErrno } from './errno.js';
 export {
   type BundledFile,
+  createKeyValueDirectory,
+  type KeyValueDirectoryBucket,
+  type KeyValueDirectoryOptions,
+  type KeyValueStoreFailure,
   MEMORY_BUNDLE_DEFAULTS,
   MemoryBundle,
   type MemoryBundleLimits,

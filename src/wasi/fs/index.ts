@@ -8,6 +8,12 @@ export {
   type MemoryBundleTransfer,
 } from './bundle.js';
 export { type HostDirectoryOptions, openHostDirectory } from './host-fs.js';
+export {
+  createKeyValueDirectory,
+  type KeyValueDirectoryBucket,
+  type KeyValueDirectoryOptions,
+  type KeyValueStoreFailure,
+} from './kv-directory.js';
 export { createMemoryDirectory, type MemoryDirectoryOptions } from './memory-fs.js';
 export {
   checkSymlinkTarget,
