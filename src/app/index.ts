@@ -23,6 +23,8 @@ export {
   type LockedRuntime,
   type LockedSource,
   type LockedVariable,
+  type LockedWagiExecutor,
+  type LockedWasiHttpExecutor,
   RUNTIME_APP_DIR,
 } from './locked.js';
 export { MAX_SCRIPTS, routeOf, SCRIPT_EXTENSIONS, SCRIPTS_MANIFEST, scriptsManifest } from './scripts.js';

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { componentFixtureBytes } from '../../test/fixtures/components/build.js';
 import { wat } from '../../test/support/wat.js';
 import { isIsolaError } from '../errors.js';
 import { lockApp } from './lock.js';
@@ -95,5 +96,52 @@ describe('lockApp', () => {
       await app('[component.app.limits]\nmemory_limit_mb = 2\nmax_stdin_bytes = 0'),
     );
     assert.deepEqual(locked.components[0]?.limits, { maxMemoryBytes: 2 * 1024 * 1024, maxStdinBytes: 0 });
+  });
+});
+
+describe('lockApp, for a WASI 0.2 component', () => {
+  /** An app whose source is the component fixture `name`, with `extra` lines in its trigger. */
+  async function componentApp(name: string, trigger = '', component = ''): Promise<string> {
+    const dir = join(root, `component-${apps++}`);
+    await mkdir(dir);
+    await writeFile(join(dir, 'app.wasm'), await componentFixtureBytes(name));
+    await writeFile(
+      join(dir, 'isola.toml'),
+      `manifest_version = 1\n[application]\nname = "app"\n[[trigger.http]]\nroute = "/..."\ncomponent = "app"\n${trigger}\n[component.app]\nsource = "app.wasm"\n${component}\n`,
+    );
+    return dir;
+  }
+
+  it('serves a component exporting wasi:http/incoming-handler by that handler', async () => {
+    const locked = await lockApp(await componentApp('trap-unreachable'));
+    assert.deepEqual(locked.routes[0]?.executor, {
+      type: 'wasi-http',
+      handler: 'wasi:http/incoming-handler@0.2.10',
+    });
+  });
+
+  it('refuses a component that imports an interface isola does not provide, naming it', async () => {
+    await assert.rejects(lockApp(await componentApp('unknown-imports')), (error: unknown) => {
+      assert.ok(isIsolaError(error, 'E_MODULE_UNSUPPORTED_IMPORTS'));
+      assert.match(error.message, /component\.app\.source names .*app\.wasm: component imports/);
+      return true;
+    });
+  });
+
+  it('refuses a component that exports no HTTP handler', async () => {
+    await assert.rejects(lockApp(await componentApp('command-no-handler')), (error: unknown) =>
+      isIsolaError(error, 'E_MODULE_COMPONENT'),
+    );
+  });
+
+  it('refuses WAGI settings and instance reuse on a component', async () => {
+    await assert.rejects(
+      lockApp(await componentApp('trap-unreachable', 'executor = { type = "wagi" }')),
+      /remove executor/,
+    );
+    await assert.rejects(
+      lockApp(await componentApp('trap-unreachable', '', 'instance_reuse = 10')),
+      /fresh instance per request/,
+    );
   });
 });

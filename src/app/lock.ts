@@ -234,6 +234,7 @@ function lockRoute(
   runtime: LockedRuntime | undefined,
   file: string,
 ): LockedRoute {
+  if (source.httpHandler !== undefined) return lockComponentRoute(trigger, source.httpHandler, reused, file);
   const entrypoint = trigger.executor?.entrypoint ?? '_start';
   if (runtime !== undefined && entrypoint !== '_start') {
     throw manifestError(
@@ -263,6 +264,31 @@ function lockRoute(
     argv: trigger.executor?.argv ?? defaultArgv,
   };
   return { route: trigger.route, component: trigger.component, executor };
+}
+
+/** A route to a component: served by its handler; WAGI's settings and instance reuse do not apply. */
+function lockComponentRoute(
+  trigger: HttpTrigger,
+  handler: string,
+  reused: boolean,
+  file: string,
+): LockedRoute {
+  if (trigger.executor !== undefined) {
+    throw manifestError(
+      file,
+      `${trigger.key}.executor is for WASI commands, and component "${trigger.component}" is a wasi:http component, served by its handler: remove executor`,
+      { key: `${trigger.key}.executor` },
+    );
+  }
+  if (reused) {
+    const key = `component.${trigger.component}.instance_reuse`;
+    throw manifestError(
+      file,
+      `${key} is for WASI commands' exported functions; a component gets a fresh instance per request: remove it`,
+      { key },
+    );
+  }
+  return { route: trigger.route, component: trigger.component, executor: { type: 'wasi-http', handler } };
 }
 
 function missingEntrypoint(trigger: HttpTrigger, source: ResolvedSource, entrypoint: string, file: string) {

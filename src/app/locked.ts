@@ -120,12 +120,22 @@ export interface LockedRoute {
  * How a request reaches the component: WAGI, i.e. CGI over a WASI command (RFC 3875, as
  * Spin's `wagi` executor does it).
  */
-export interface LockedExecutor {
+export type LockedExecutor = LockedWagiExecutor | LockedWasiHttpExecutor;
+
+/** A WASI preview1 command (or reactor function), served CGI-style. */
+export interface LockedWagiExecutor {
   type: 'wagi';
   /** The exported function to run: `_start` unless the manifest named another. */
   entrypoint: string;
   /** The argv template; `${SCRIPT_NAME}` and `${ARGS}` are replaced per request. */
   argv: string;
+}
+
+/** A WASI 0.2 component, served by its `wasi:http/incoming-handler` export. */
+export interface LockedWasiHttpExecutor {
+  type: 'wasi-http';
+  /** The handler export as the component names it, e.g. `wasi:http/incoming-handler@0.2.10`. */
+  handler: string;
 }
 
 /** WAGI's argv when the manifest sets none: the script name, then the query's arguments. */

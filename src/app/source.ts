@@ -1,10 +1,12 @@
 /**
- * Resolves a component's `source`: the file must exist and be a WebAssembly core module; its
- * bytes are digested, and its exported functions read so that the executor can be chosen (and a
- * missing entry point refused) at lock, before anything runs.
+ * Resolves a component's `source`: the file must exist and be a WebAssembly core module or a WASI
+ * 0.2 component; its bytes are digested, and its exports read so that the executor can be chosen
+ * (and a missing entry point, or a component isola cannot serve, refused) at lock, before
+ * anything runs.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { checkComponentWorld, readComponentWorld } from '../component/world.js';
 import { isIsolaError } from '../errors.js';
 import type { ComponentManifest } from '../manifest/manifest.js';
 import { manifestError } from '../manifest/manifest-error.js';
@@ -22,8 +24,10 @@ export interface SourceContext {
 
 export interface ResolvedSource {
   source: LockedSource;
-  /** Names of the module's exported functions. */
+  /** Names of the module's exported functions (none for a component). */
   functionExports: ReadonlySet<string>;
+  /** For a WASI 0.2 component: its `wasi:http/incoming-handler` export, checked with its imports. */
+  httpHandler?: string;
 }
 
 /** The export kind of a function (binary/modules.html#export-section). */
@@ -57,23 +61,35 @@ export async function lockSource(
     );
   }
   const bytes = new Uint8Array(await readFile(path));
-  const functionExports = inspect(bytes, key, path, context.file);
-  return { source: { path, ...digestBytes(bytes) }, functionExports };
+  const source = { path, ...digestBytes(bytes) };
+  const handler = inspectComponent(bytes, key, path, context.file);
+  if (handler !== undefined) return { source, functionExports: new Set(), httpHandler: handler };
+  return { source, functionExports: inspect(bytes, key, path, context.file) };
 }
 
-/** Refuses what is not a core module; returns its exported function names. */
+/**
+ * For a component: its handler export, once its imports are all ones isola provides (each one it
+ * does not is named) and it exports `wasi:http/incoming-handler@0.2.x`. Undefined for a core module.
+ */
+function inspectComponent(bytes: Uint8Array, key: string, path: string, file: string): string | undefined {
+  try {
+    if (readHeader(bytes).layer !== 'component') return undefined;
+    return checkComponentWorld(readComponentWorld(bytes));
+  } catch (error) {
+    if (!isIsolaError(error)) throw error;
+    throw manifestError(
+      file,
+      `${key} names ${path}: ${error.message}`,
+      { key, path, ...error.details },
+      error.code,
+      error,
+    );
+  }
+}
+
+/** A core module's exported function names. */
 function inspect(bytes: Uint8Array, key: string, path: string, file: string): Set<string> {
   try {
-    const header = readHeader(bytes);
-    if (header.layer === 'component') {
-      throw manifestError(
-        file,
-        `${key} names ${path}, a WebAssembly component, and isola serves WASI preview1 command modules only for now ` +
-          '(components exporting wasi:http/incoming-handler come later): build a core module (e.g. for wasm32-wasip1)',
-        { key, path },
-        'E_MODULE_COMPONENT',
-      );
-    }
     return readFunctionExports(bytes);
   } catch (error) {
     if (!isIsolaError(error) || error.details.manifest !== undefined) throw error;

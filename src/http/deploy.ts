@@ -92,6 +92,13 @@ export async function deployApp(
     }
     const routes = locked.routes.map((route) => {
       const base = byName.get(route.component) as WagiComponent;
+      if (route.executor.type !== 'wagi') {
+        throw new IsolaError(
+          'E_MANIFEST_UNSUPPORTED',
+          `component "${route.component}" is a wasi:http component, which this server does not serve yet`,
+          { component: route.component },
+        );
+      }
       const { entrypoint, argv } = route.executor;
       const key = entrypoint === '_start' ? route.component : `${route.component}#${entrypoint}`;
       components.set(key, { ...base, entrypoint, argv });
