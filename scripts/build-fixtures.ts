@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import wabt from 'wabt';
+import { CLANG_ENV } from './clang-env.js';
 
 const run = promisify(execFile);
 
@@ -79,7 +80,10 @@ function jobsFor(dir: string, extension: string, dependencies: string[], force: 
 async function compileC(job: Job): Promise<void> {
   try {
     const extra = EXTRA_CFLAGS[basename(job.source, '.c')] ?? [];
-    await run('clang', [...CFLAGS, ...extra, job.source, '-o', job.output], { maxBuffer: 16 * 1024 * 1024 });
+    await run('clang', [...CFLAGS, ...extra, job.source, '-o', job.output], {
+      maxBuffer: 16 * 1024 * 1024,
+      env: CLANG_ENV,
+    });
   } catch (error) {
     const { stderr, code } = error as { stderr?: string; code?: string | number };
     if (code === 'ENOENT') {

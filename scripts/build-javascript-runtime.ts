@@ -16,6 +16,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { CLANG_ENV } from './clang-env.js';
 
 const run = promisify(execFile);
 
@@ -136,7 +137,7 @@ function steps(): { compile: Step[]; link: Step } {
 
 async function clang(step: Step): Promise<void> {
   try {
-    await run('clang', step.args, { maxBuffer: 16 * 1024 * 1024 });
+    await run('clang', step.args, { maxBuffer: 16 * 1024 * 1024, env: CLANG_ENV });
   } catch (error) {
     const { stderr, code } = error as { stderr?: string; code?: string | number };
     if (code === 'ENOENT') throw new Error('clang not found: run `bash scripts/setup-toolchain.sh` first');
