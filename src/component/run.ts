@@ -5,9 +5,10 @@
  * the response read back. The glue jco generated runs synchronously, so `handle` returns only
  * when the guest is done: the response, its body and any error are all known then.
  *
- * One `ComponentRunner` per thread: it owns that thread's memory pool and the glue modules it has
- * imported, and nothing else. It works unchanged inside a worker thread: post the
- * `CompiledComponent` once (its `WebAssembly.Module`s are shared, not copied), then call `run`.
+ * One `ComponentRunner` per thread: it holds the glue modules that thread has imported, and a
+ * memory pool (its own, or the thread's, shared with preview1 instances). It works unchanged
+ * inside a worker thread: post the `CompiledComponent` once (its `WebAssembly.Module`s are shared,
+ * not copied), then call `run`, as the engine's workers do (src/runtime/component-task.ts).
  *
  * The deadline is checked in every blocking host call (`poll`, blocking reads) and after the
  * handler returns; a guest spinning in pure computation can only be stopped by terminating its
@@ -42,9 +43,21 @@ export interface ComponentResponse {
   trailersIgnored: boolean;
 }
 
+/** What was measured of one run, whatever its end. */
+export interface ComponentRunMeasures {
+  stdout: string;
+  stderr: string;
+  /** The whole run: instantiation, the handler, and reading the response back. */
+  durationMs: number;
+  /** Of `durationMs`, building the host and instantiating the core modules. */
+  instantiateMs: number;
+  /** The instance's linear memories at the end, together. */
+  memoryBytes: number;
+}
+
 export type ComponentResult =
-  | { ok: true; response: ComponentResponse; stdout: string; stderr: string; durationMs: number }
-  | { ok: false; error: IsolaError; stdout: string; stderr: string; durationMs: number };
+  | ({ ok: true; response: ComponentResponse } & ComponentRunMeasures)
+  | ({ ok: false; error: IsolaError } & ComponentRunMeasures);
 
 export interface RunOptions {
   limits?: Partial<ComponentLimits>;
@@ -68,12 +81,20 @@ interface MemoryPlan {
 
 export class ComponentRunner {
   readonly #pool: MemoryPool;
+  /** Whether the pool is this runner's own, so that it zeroes returned memories itself. */
+  readonly #ownsPool: boolean;
   readonly #glue = new Map<string, Instantiate>();
   readonly #plans = new WeakMap<CompiledComponent, MemoryPlan>();
 
-  constructor(poolOptions: Partial<MemoryPoolOptions> = {}) {
+  /**
+   * `pool`: options for a pool of the runner's own, or a thread's pool to share; whoever owns a
+   * shared pool zeroes what runs return to it (`MemoryPool.clean()`), off the response's path.
+   */
+  constructor(pool: MemoryPool | Partial<MemoryPoolOptions> = {}) {
+    this.#ownsPool = !(pool instanceof MemoryPool);
     // A componentize-js instance starts at ~9.5 MB of memory: recycle up to 64 MiB by default.
-    this.#pool = new MemoryPool({ recycleMaxBytes: 64 * 1024 * 1024, ...poolOptions });
+    this.#pool =
+      pool instanceof MemoryPool ? pool : new MemoryPool({ recycleMaxBytes: 64 * 1024 * 1024, ...pool });
   }
 
   /** Imports the component's glue on this thread (once per glue URL). */
@@ -99,7 +120,17 @@ export class ComponentRunner {
     const limits = { ...COMPONENT_LIMIT_DEFAULTS, ...options.limits };
     await this.load(component);
     const body = await collectBody(request.body, limits.maxRequestBodyBytes);
-    if (body instanceof IsolaError) return { ok: false, error: body, stdout: '', stderr: '', durationMs: 0 };
+    if (body instanceof IsolaError) {
+      return {
+        ok: false,
+        error: body,
+        stdout: '',
+        stderr: '',
+        durationMs: 0,
+        instantiateMs: 0,
+        memoryBytes: 0,
+      };
+    }
     return this.run(component, requestHead(request), body, options);
   }
 
@@ -139,8 +170,11 @@ export class ComponentRunner {
       return new WebAssembly.Instance(module, { ...moduleImports, isola: { memory } });
     };
     let error: IsolaError | undefined;
+    let instantiated = started;
+    let memoryBytes = 0;
     try {
       const exports = instantiate((name) => moduleNamed(component, name), imports, instantiateCore);
+      instantiated = performance.now();
       const handler = exports[component.handlerExport] ?? exports.incomingHandler;
       if (handler === undefined) {
         throw new IsolaError('E_MODULE_COMPONENT', `the glue exports no ${component.handlerExport}`, {});
@@ -154,17 +188,21 @@ export class ComponentRunner {
     } catch (thrown) {
       error = guestError(thrown, state);
     } finally {
-      const now = Date.now();
-      for (const { key, memory, initialBytes } of taken) this.#pool.give(key, memory, now, initialBytes);
-      this.#pool.clean();
+      const now = performance.now();
+      for (const { key, memory, initialBytes } of taken) {
+        memoryBytes += memory.buffer.byteLength;
+        this.#pool.give(key, memory, now, initialBytes);
+      }
+      if (this.#ownsPool) this.#pool.clean();
     }
     const stdout = ctx.stdout.text();
     const stderr = ctx.stderr.text();
     const durationMs = performance.now() - started;
+    const measures = { stdout, stderr, durationMs, instantiateMs: instantiated - started, memoryBytes };
     error ??= responseError(state);
     if (error) {
       if (stderr) error.details.stderr = stderr.slice(-4096);
-      return { ok: false, error, stdout, stderr, durationMs };
+      return { ok: false, error, ...measures };
     }
     const response: ComponentResponse = {
       status: state.status,
@@ -172,12 +210,17 @@ export class ComponentRunner {
       body: state.chunks,
       trailersIgnored: state.trailersIgnored,
     };
-    return { ok: true, response, stdout, stderr, durationMs };
+    return { ok: true, response, ...measures };
   }
 
   /** Releases pooled memories unused for the pool's idle time. */
-  sweep(now = Date.now()): void {
+  sweep(now = performance.now()): void {
     this.#pool.sweep(now);
+  }
+
+  /** Drops the pooled memories of a component that was unloaded. */
+  forget(digest: string): void {
+    this.#pool.forget(`${digest}/`);
   }
 
   /** Pooled memories held, for metrics and tests. */

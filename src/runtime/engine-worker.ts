@@ -3,37 +3,75 @@
  * answers each with exactly one `done`. It runs at a lower priority than the main thread. Guest output streams back as `output` messages; a guest
  * reading a streamed stdin blocks in `Atomics.wait` on the worker's stdin channel, which
  * `worker.terminate()` can interrupt at the deadline.
+ *
+ * Preview1 invocations (`invoke`) and component requests (`component`) share the thread's memory
+ * pool and bundles. A component's glue is imported the first time the thread runs it, which is
+ * asynchronous: messages that arrive meanwhile wait here, so that they still run in order.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { relayedStdin } from './command-stdio.js';
+import { ComponentTaskRunner } from './component-task.js';
 import { InvocationRunner } from './invocation-runner.js';
-import type { FromWorker, ToWorker, WorkerSetup } from './protocol.js';
+import { MemoryPool } from './memory-pool.js';
+import type { ComponentMessage, FromWorker, ToWorker, WorkerSetup } from './protocol.js';
 
 if (parentPort) {
   const port = parentPort;
   const setup = workerData as WorkerSetup;
   lowerPriority(setup.nice);
+  const memories = new MemoryPool(setup.memoryPool);
   const runner = new InvocationRunner(
     {
       post: (message) => port.postMessage(message satisfies FromWorker),
       streamedStdin: () => relayedStdin(setup.stdin, port),
     },
     setup.output,
-    setup.memoryPool,
+    memories,
   );
+  const components = new ComponentTaskRunner(memories, runner);
   const running = new Int32Array(setup.running);
   const sweeper = setInterval(() => runner.sweep(performance.now()), runner.sweepIntervalMs / 2);
   sweeper.unref();
-  port.on('message', (message: ToWorker) => {
-    if (message.op === 'forget') runner.forget(message.digest);
-    else {
-      Atomics.store(running, 0, message.id);
+  /** Whether a component's glue is being imported: messages wait in `backlog` meanwhile. */
+  let importing = false;
+  const backlog: ToWorker[] = [];
+
+  const answer = (message: ComponentMessage): void => {
+    const { done, transfer } = components.run(message);
+    port.postMessage(done satisfies FromWorker, transfer);
+    runner.cleanMemories();
+  };
+  const handle = (message: ToWorker): void => {
+    if (message.op === 'forget') {
+      runner.forget(message.digest);
+      components.forget(message.digest);
+      return;
+    }
+    Atomics.store(running, 0, message.id);
+    if (message.op === 'invoke') {
       port.postMessage(runner.run(message) satisfies FromWorker);
       // Zeroing returned memories waits until the result is on its way.
       runner.cleanMemories();
+      return;
     }
+    const imported = components.prepare(message);
+    if (imported === undefined) {
+      answer(message);
+      return;
+    }
+    importing = true;
+    void imported.then(() => {
+      answer(message);
+      importing = false;
+      // One of these may start another import; the rest then wait for it in turn.
+      while (!importing && backlog.length > 0) handle(backlog.shift() as ToWorker);
+    });
+  };
+  port.on('message', (message: ToWorker) => {
+    if (importing) backlog.push(message);
+    else handle(message);
   });
   port.postMessage({ op: 'ready' } satisfies FromWorker);
 }

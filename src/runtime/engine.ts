@@ -18,10 +18,21 @@
  *
  * Invocations run in a pool of worker threads (worker-pool.ts), a fresh instance each by default,
  * or, for apps that opt in, a reused instance for up to N calls of an exported function.
+ *
+ * wasi:http components run on the same workers, under the same queue, deadlines and limits:
+ *
+ * ```ts
+ * const api = await engine.loadComponent(bytes);   // world check, jco transpile, compile (at deploy)
+ * const call = engine.invokeComponent(api, { method: 'GET', url: 'http://app.test/', headers: [] });
+ * const { outcome, response } = await call.result; // response set when outcome.kind is 'return'
+ * ```
  */
 import { createHash } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { type CompiledComponent, compileComponent, transpileComponent } from '../component/transpile.js';
 import { IsolaError } from '../errors.js';
 import {
   INVOCATION_LIMIT_DEFAULTS,
@@ -43,6 +54,7 @@ import {
   readHeader,
 } from '../wasm/module-info.js';
 import { type PreinitOptions, preinitialize } from '../wasm/preinit.js';
+import { ComponentInvocation } from './component-invocation.js';
 import { INLINE_DEFAULTS, InlineLane, type InlineOptions } from './inline-lane.js';
 import { Invocation, type InvocationResult } from './invocation.js';
 import { MEMORY_POOL_DEFAULTS, type MemoryPoolOptions } from './memory-pool.js';
@@ -50,10 +62,13 @@ import { ModuleCache } from './module-cache.js';
 import type {
   BundleDelivery,
   BundleGrant,
+  ComponentCall,
   DirGrant,
+  DoneMessage,
   Entry,
   InstanceMode,
   InvocationConfig,
+  InvocationMetrics,
   MemoryPlan,
   StdinPlan,
 } from './protocol.js';
@@ -148,10 +163,56 @@ export interface RunResult extends InvocationResult {
   stderr: Uint8Array;
 }
 
+/** A wasi:http component the engine has loaded: what callers pass to `invokeComponent`. */
+export interface LoadedComponent {
+  /** sha256 of the component's bytes, hex. */
+  readonly digest: string;
+  readonly byteLength: number;
+  /** The incoming-handler export, with its version (e.g. `wasi:http/incoming-handler@0.2.10`). */
+  readonly handlerExport: string;
+  /** The interfaces the component imports, each one isola provides. */
+  readonly imports: readonly string[];
+}
+
+export interface LoadComponentOptions {
+  /**
+   * Where jco's output is kept, one directory per component digest, so that a component is
+   * transpiled once per directory. Default: a private directory of this engine's, removed when it
+   * is closed or destroyed. A shared directory must be writable by this process alone: the glue
+   * in it runs as host code.
+   */
+  cacheDir?: string;
+}
+
+/** A request to a component: the head, the whole body, and what the instance is granted. */
+export interface ComponentInvokeRequest {
+  method: string;
+  /** Absolute: scheme, authority, path and query. */
+  url: string;
+  headers: readonly (readonly [name: string, value: string])[];
+  /** The whole body (at most `limits.maxStdinBytes`). Default: empty. */
+  body?: Uint8Array;
+  /** Environment variables (wasi:cli/environment). Default: none. */
+  env?: readonly (readonly [name: string, value: string])[];
+  /** Bundles (`loadBundle`) to mount read-only, each at its guest path. Default: none. */
+  bundles?: readonly { bundle: LoadedBundle | string; guestPath: string }[];
+  /** Overrides of the engine's limits, within the operator's maxima. */
+  limits?: Partial<InvocationLimits>;
+}
+
 interface CachedModule {
+  kind: 'module';
   module: WebAssembly.Module;
   memory: MemoryPlan | undefined;
   handle: LoadedModule;
+}
+
+interface CachedComponent {
+  kind: 'component';
+  compiled: CompiledComponent;
+  handle: LoadedComponent;
+  /** The largest initial memory among its core modules: what maxMemoryBytes must allow. */
+  initialMemoryBytes: number;
 }
 
 /** Distinct sets of limit overrides whose resolution is kept (a bound, not a tuning knob). */
@@ -162,8 +223,11 @@ export const MAX_REUSE_INVOCATIONS = 1_000_000;
 
 export class Engine {
   readonly #pool: WorkerPool;
-  readonly #cache: ModuleCache<CachedModule>;
+  readonly #cache: ModuleCache<CachedModule | CachedComponent>;
   readonly #loading = new Map<string, Promise<LoadedModule>>();
+  readonly #loadingComponents = new Map<string, Promise<LoadedComponent>>();
+  /** The engine's own transpile cache (`LoadComponentOptions.cacheDir`), made when first needed. */
+  #componentCacheDir: string | undefined;
   readonly #limits: Readonly<InvocationLimits>;
   readonly #maxima: Readonly<InvocationLimits>;
   readonly #resolvedLimits = new Map<string, InvocationLimits>();
@@ -234,10 +298,10 @@ export class Engine {
   async load(bytes: Uint8Array, options: LoadOptions = {}): Promise<LoadedModule> {
     if (options.preinitialize !== undefined) bytes = await preinitialize(bytes, options.preinitialize);
     const digest = createHash('sha256').update(bytes).digest('hex');
-    const cached = this.#cache.get(digest);
-    if (cached !== undefined) {
+    const cached = this.#cache.get(digest)?.value;
+    if (cached?.kind === 'module') {
       this.#cache.pin(digest);
-      return cached.value.handle;
+      return cached.handle;
     }
     let loading = this.#loading.get(digest);
     if (loading === undefined) {
@@ -255,8 +319,8 @@ export class Engine {
     if (header.layer === 'component') {
       throw new IsolaError(
         'E_MODULE_COMPONENT',
-        'the file is a WebAssembly component, which this engine does not run yet: build a WASI preview1 core module ' +
-          '(e.g. for the wasm32-wasip1 target)',
+        'the file is a WebAssembly component, not a core module: load it with engine.loadComponent(), or build a ' +
+          'WASI preview1 core module (e.g. for the wasm32-wasip1 target)',
         { layer: header.layer },
       );
     }
@@ -277,8 +341,75 @@ export class Engine {
       imports: Object.freeze(imports),
       exports: Object.freeze(info.exports),
     });
-    this.#cache.add({ digest, byteLength: bytes.byteLength, value: { module, memory, handle } });
+    this.#cache.add({
+      digest,
+      byteLength: bytes.byteLength,
+      value: { kind: 'module', module, memory, handle },
+    });
     return handle;
+  }
+
+  /**
+   * Checks a wasi:http component's world (every import one isola provides, an incoming-handler
+   * export), transpiles it with jco, compiles its core modules, and caches and pins it like a
+   * module until `unloadComponent`. Loading the same bytes again returns the cached component
+   * (pinned once more). Refusals keep the transpiler's codes: E_MODULE_UNSUPPORTED_IMPORTS,
+   * E_MODULE_COMPONENT (no handler), E_MODULE_INVALID.
+   */
+  async loadComponent(bytes: Uint8Array, options: LoadComponentOptions = {}): Promise<LoadedComponent> {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    const cached = this.#cache.get(digest)?.value;
+    if (cached?.kind === 'component') {
+      this.#cache.pin(digest);
+      return cached.handle;
+    }
+    let loading = this.#loadingComponents.get(digest);
+    if (loading === undefined) {
+      loading = this.#compileComponent(digest, bytes, options).finally(() =>
+        this.#loadingComponents.delete(digest),
+      );
+      this.#loadingComponents.set(digest, loading);
+      return loading;
+    }
+    const handle = await loading;
+    this.#cache.pin(digest);
+    return handle;
+  }
+
+  async #compileComponent(
+    digest: string,
+    bytes: Uint8Array,
+    options: LoadComponentOptions,
+  ): Promise<LoadedComponent> {
+    const cacheDir = options.cacheDir ?? this.#ownComponentCacheDir();
+    const transpiled = await transpileComponent(bytes, { cacheDir });
+    const compiled = await compileComponent(transpiled);
+    const handle: LoadedComponent = Object.freeze({
+      digest,
+      byteLength: bytes.byteLength,
+      handlerExport: compiled.handlerExport,
+      imports: Object.freeze([...transpiled.world.imports]),
+    });
+    let initialMemoryBytes = 0;
+    for (const memory of Object.values(compiled.memories)) {
+      initialMemoryBytes = Math.max(initialMemoryBytes, memory.minPages * WASM_PAGE_BYTES);
+    }
+    this.#cache.add({
+      digest,
+      byteLength: bytes.byteLength,
+      value: { kind: 'component', compiled, handle, initialMemoryBytes },
+    });
+    return handle;
+  }
+
+  #ownComponentCacheDir(): string {
+    this.#componentCacheDir ??= mkdtempSync(join(tmpdir(), 'isola-components-'));
+    return this.#componentCacheDir;
+  }
+
+  /** Unpins a loaded component; it stays cached until the cache needs the room. */
+  unloadComponent(component: LoadedComponent | string): void {
+    this.#cache.unpin(typeof component === 'string' ? component : component.digest);
   }
 
   /**
@@ -328,10 +459,12 @@ export class Engine {
   invoke(module: LoadedModule | string, request: InvokeRequest = {}): Invocation {
     const digest = typeof module === 'string' ? module : module.digest;
     const cached = this.#cache.peek(digest)?.value;
-    if (cached === undefined) {
+    if (cached?.kind !== 'module') {
       throw new IsolaError(
         'E_MODULE_NOT_LOADED',
-        `module ${digest} is not loaded: load it with engine.load() before invoking it`,
+        cached === undefined
+          ? `module ${digest} is not loaded: load it with engine.load() before invoking it`
+          : `${digest} is a component: invoke it with engine.invokeComponent()`,
         { digest },
       );
     }
@@ -374,27 +507,69 @@ export class Engine {
     }
     const submittedAt = performance.now();
     this.#pool.submit({
+      kind: 'module',
       id: invocation.id,
       digest,
+      limits,
       module: cached.module,
       memory: cached.memory,
       config,
       stdin: stream,
       bundles: deliveries,
       onOutput: (which, chunk) => invocation.output(which, chunk),
-      onDone: (outcome, metrics, worker, startedAt) => {
-        if (replayable && metrics !== undefined) {
-          this.#inline?.observe(digest, outcome, metrics.instantiateMs + metrics.runMs);
+      onDone: (outcome, done, worker, startedAt) => {
+        if (replayable && done !== undefined) {
+          this.#inline?.observe(digest, outcome, done.instantiateMs + done.runMs);
         }
-        invocation.settle(outcome, {
-          queueMs: Math.max(0, startedAt - submittedAt),
-          instantiateMs: metrics?.instantiateMs ?? 0,
-          runMs: metrics?.runMs ?? performance.now() - startedAt,
-          peakMemoryBytes: metrics?.peakMemoryBytes ?? 0,
-          maxMemoryBytes: metrics?.maxMemoryBytes ?? 0,
-          reusedInstance: metrics?.reusedInstance ?? false,
-          worker,
-        });
+        invocation.settle(outcome, settledMetrics(done, worker, startedAt, submittedAt));
+      },
+    });
+    return invocation;
+  }
+
+  /**
+   * Starts a request to a loaded component on a worker (components never run inline) and returns
+   * at once. Throws, like `invoke`, before anything runs: when the request is invalid, its body is
+   * over maxStdinBytes (E_GUEST_INPUT_LIMIT), the component is not loaded (E_MODULE_NOT_LOADED),
+   * the queue is full (E_OVERLOADED) or the engine is closed (E_ENGINE_CLOSED). Everything that
+   * happens to the guest is in the invocation's result, which never rejects.
+   */
+  invokeComponent(component: LoadedComponent | string, request: ComponentInvokeRequest): ComponentInvocation {
+    const digest = typeof component === 'string' ? component : component.digest;
+    const cached = this.#cache.peek(digest)?.value;
+    if (cached?.kind !== 'component') {
+      throw new IsolaError(
+        'E_MODULE_NOT_LOADED',
+        cached === undefined
+          ? `component ${digest} is not loaded: load it with engine.loadComponent() before invoking it`
+          : `${digest} is a core module, not a component: invoke it with engine.invoke()`,
+        { digest },
+      );
+    }
+    const limits = request.limits === undefined ? this.#limits : this.#resolveLimits(request.limits);
+    if (cached.initialMemoryBytes > limits.maxMemoryBytes) {
+      throw new IsolaError(
+        'E_MEMORY_LIMIT',
+        `the component's memory starts at ${cached.initialMemoryBytes} bytes, more than maxMemoryBytes ` +
+          `(${limits.maxMemoryBytes}): raise maxMemoryBytes to at least ${cached.initialMemoryBytes}`,
+        { initialBytes: cached.initialMemoryBytes, limitBytes: limits.maxMemoryBytes },
+      );
+    }
+    const call = componentCallOf(request, limits);
+    const deliveries = this.#deliveriesFor(request.bundles);
+    const invocation = new ComponentInvocation(this.#nextId++);
+    const submittedAt = performance.now();
+    this.#pool.submit({
+      kind: 'component',
+      id: invocation.id,
+      digest,
+      limits,
+      component: cached.compiled,
+      request: call,
+      bundles: deliveries,
+      onOutput: (which, chunk) => invocation.output(which, chunk),
+      onDone: (outcome, done, worker, startedAt) => {
+        invocation.settle(outcome, done?.response, settledMetrics(done, worker, startedAt, submittedAt));
       },
     });
     return invocation;
@@ -472,16 +647,80 @@ export class Engine {
   }
 
   /** Refuses new invocations, lets queued and running ones finish, then stops the workers. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     clearInterval(this.#sweeper);
-    return this.#pool.close();
+    await this.#pool.close();
+    this.#removeComponentCache();
   }
 
   /** Fails queued and running invocations with E_ENGINE_CLOSED and stops the workers now. */
-  destroy(): Promise<void> {
+  async destroy(): Promise<void> {
     clearInterval(this.#sweeper);
-    return this.#pool.destroy();
+    await this.#pool.destroy();
+    this.#removeComponentCache();
   }
+
+  /** Removes the engine's own transpile cache, once no worker can import glue from it. */
+  #removeComponentCache(): void {
+    if (this.#componentCacheDir === undefined) return;
+    rmSync(this.#componentCacheDir, { recursive: true, force: true });
+    this.#componentCacheDir = undefined;
+  }
+}
+
+/** An invocation's metrics, from the worker's `done` (none when it was stopped or never ran). */
+function settledMetrics(
+  done: DoneMessage | undefined,
+  worker: number,
+  startedAt: number,
+  submittedAt: number,
+): Omit<InvocationMetrics, 'stdoutBytes' | 'stderrBytes'> {
+  return {
+    queueMs: Math.max(0, startedAt - submittedAt),
+    instantiateMs: done?.instantiateMs ?? 0,
+    runMs: done?.runMs ?? performance.now() - startedAt,
+    peakMemoryBytes: done?.peakMemoryBytes ?? 0,
+    maxMemoryBytes: done?.maxMemoryBytes ?? 0,
+    reusedInstance: done?.reusedInstance ?? false,
+    worker,
+  };
+}
+
+/** The request as it crosses to a worker, checked; throws for a malformed one or a body over maxStdinBytes. */
+function componentCallOf(request: ComponentInvokeRequest, limits: InvocationLimits): ComponentCall {
+  const { method, url, headers, body } = request;
+  if (typeof method !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method)) {
+    const message = `"${method}" is not an HTTP method: pass a token such as GET`;
+    throw new IsolaError('E_ARGUMENT_INVALID', message, { method });
+  }
+  if (typeof url !== 'string' || !URL.canParse(url)) {
+    throw new IsolaError(
+      'E_ARGUMENT_INVALID',
+      `"${url}" is not an absolute URL: pass scheme, authority and path (http://host/path)`,
+      { url },
+    );
+  }
+  for (const header of headers) {
+    if (!Array.isArray(header) || typeof header[0] !== 'string' || typeof header[1] !== 'string') {
+      throw new IsolaError('E_ARGUMENT_INVALID', 'each header must be a [name, value] pair of strings', {});
+    }
+  }
+  if (body !== undefined && body.length > limits.maxStdinBytes) {
+    throw new IsolaError(
+      'E_GUEST_INPUT_LIMIT',
+      `the request body is ${body.length} bytes, more than maxStdinBytes (${limits.maxStdinBytes}): raise the limit or send less`,
+      { bytes: body.length, limit: limits.maxStdinBytes },
+    );
+  }
+  return {
+    method,
+    url,
+    headers,
+    body: body === undefined || body.length === 0 ? undefined : body,
+    env: request.env ?? [],
+    bundles: bundleGrantsOf(request.bundles),
+    limits,
+  };
 }
 
 function checkOption(name: string, value: number, min: number, max: number): void {

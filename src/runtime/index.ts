@@ -1,14 +1,18 @@
 /**
- * The execution engine (load, invoke, pool, limits, metrics) and the single-shot `runCommand`
- * that `isola run` uses.
+ * The execution engine (load, invoke, pool, limits, metrics; wasi:http components through
+ * loadComponent and invokeComponent) and the single-shot `runCommand` that `isola run` uses.
  */
+export { ComponentInvocation, type ComponentInvocationResult } from './component-invocation.js';
 export {
+  type ComponentInvokeRequest,
   ENGINE_DEFAULTS,
   Engine,
   type EngineOptions,
   INLINE_WORKER,
   type InvokeRequest,
+  type LoadComponentOptions,
   type LoadedBundle,
+  type LoadedComponent,
   type LoadedModule,
   type LoadOptions,
   MAX_REUSE_INVOCATIONS,

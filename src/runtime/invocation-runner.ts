@@ -97,17 +97,18 @@ export class InvocationRunner {
   /** Whether a guest call that would sleep ends the instance instead (the inline lane). */
   readonly #refuseWaiting: boolean;
 
+  /** `memoryPool`: options for a pool of its own, or the thread's pool (shared with its components). */
   constructor(
     ports: RunnerPorts,
     output: OutputBuffers = createOutputBuffers(),
-    memoryPool: Partial<MemoryPoolOptions> = {},
+    memoryPool: MemoryPool | Partial<MemoryPoolOptions> = {},
     metering: { fuel?: bigint; refuseWaiting?: boolean } = {},
   ) {
     this.#ports = ports;
     this.#fuel = metering.fuel;
     this.#refuseWaiting = metering.refuseWaiting ?? false;
     this.#output = [new OutputRegion(output, 1), new OutputRegion(output, 2)];
-    this.#memories = new MemoryPool(memoryPool);
+    this.#memories = memoryPool instanceof MemoryPool ? memoryPool : new MemoryPool(memoryPool);
   }
 
   /** Runs one invocation to its end. Never throws: everything that happens is in the outcome. */
@@ -134,9 +135,7 @@ export class InvocationRunner {
       this.#wasiLimits = wasiLimitsOf(config.limits);
     }
     if (first !== undefined) this.#modules.set(digest, first);
-    for (const delivery of deliveries ?? []) {
-      this.#bundles.set(delivery.digest, MemoryBundle.fromTransfer(delivery.transfer));
-    }
+    if (deliveries !== undefined) this.receiveBundles(deliveries);
     const loaded = this.#modules.get(digest);
     const stdout = new ChunkedSink(id, 1, this.#ports, this.#output[0]);
     const stderr = new ChunkedSink(id, 2, this.#ports, this.#output[1]);
@@ -273,6 +272,18 @@ export class InvocationRunner {
       imports[plan.module] = { ...imports[plan.module], [plan.name]: memory };
     }
     return imports;
+  }
+
+  /** Keeps bundles sent to this thread, for this and later invocations (components' too) to mount. */
+  receiveBundles(deliveries: readonly BundleDelivery[]): void {
+    for (const delivery of deliveries) {
+      this.#bundles.set(delivery.digest, MemoryBundle.fromTransfer(delivery.transfer));
+    }
+  }
+
+  /** A bundle this thread was sent, if it still holds it. */
+  bundle(digest: string): MemoryBundle | undefined {
+    return this.#bundles.get(digest);
   }
 
   /** Drops a module, its pooled memories and its kept instances, or a bundle. */

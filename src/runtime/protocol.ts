@@ -5,11 +5,15 @@
  *
  * Named operations, one reply per call (STYLE.md, habit 10):
  * - main → worker: `invoke` (with the compiled module, and the bundles it mounts, the first time
- *   this worker sees them), `forget` (a module or bundle was unloaded: drop it and its pooled
- *   memories).
+ *   this worker sees them), `component` (one wasi:http request for a component, with the compiled
+ *   component the first time), `forget` (a module, component or bundle was unloaded: drop it and
+ *   its pooled memories).
  * - worker → main: `output` (a chunk of stdout or stderr while the guest runs), `stdin-read` (the
- *   guest wants input; answered through shared memory), then exactly one `done` per `invoke`.
+ *   guest wants input; answered through shared memory), then exactly one `done` per `invoke` or
+ *   `component`.
  */
+import type { ComponentResponse } from '../component/run.js';
+import type { CompiledComponent } from '../component/transpile.js';
 import type { SerializedError } from '../errors.js';
 import type { InvocationLimits } from '../limits.js';
 import type { MemoryBundleTransfer } from '../wasi/index.js';
@@ -89,9 +93,19 @@ export interface MemoryPlan {
 /**
  * Why the host ended an invocation that broke one of its named limits. `fuel` is the inline
  * lane's budget (inline-lane.ts): the engine reruns such an invocation on a worker, so callers of
- * the engine never see it.
+ * the engine never see it. The last five end a component (src/component/host/context.ts); a
+ * preview1 guest gets an errno for the same excess instead.
  */
-export type LimitName = 'maxStdoutBytes' | 'maxStderrBytes' | 'maxStdinBytes' | 'fuel';
+export type LimitName =
+  | 'maxStdoutBytes'
+  | 'maxStderrBytes'
+  | 'maxStdinBytes'
+  | 'fuel'
+  | 'maxResources'
+  | 'maxResponseBodyBytes'
+  | 'maxFieldBytes'
+  | 'maxPollables'
+  | 'maxBytesPerCall';
 
 /** How an invocation ended. Exactly one per invocation. */
 export type Outcome =
@@ -219,13 +233,42 @@ export function fromInvokeMessage(message: InvokeMessage, lastLimits: Invocation
   };
 }
 
-/** A module or a bundle was unloaded: drop what is kept for it. */
+/** A module, a component or a bundle was unloaded: drop what is kept for it. */
 export interface ForgetMessage {
   op: 'forget';
   digest: string;
 }
 
-export type ToWorker = InvokeMessage | ForgetMessage;
+/**
+ * One wasi:http request for a component: a fresh instance handles it, and the worker answers with
+ * one `done` whose `response` is set when the component produced a complete response.
+ */
+export interface ComponentMessage {
+  op: 'component';
+  id: number;
+  digest: string;
+  /** The compiled component, the first time this worker is asked to run it. */
+  component: CompiledComponent | undefined;
+  request: ComponentCall;
+  /** Bundles this worker has not been sent yet; undefined when there are none. */
+  deliveries: readonly BundleDelivery[] | undefined;
+}
+
+/** A request to a component, as plain data: the head, the whole body, and the instance's grants. */
+export interface ComponentCall {
+  method: string;
+  /** Absolute: scheme, authority, path and query. */
+  url: string;
+  headers: readonly (readonly [name: string, value: string])[];
+  /** Undefined for an empty body. */
+  body: Uint8Array | undefined;
+  env: readonly (readonly [name: string, value: string])[];
+  bundles: readonly BundleGrant[];
+  /** Always sent: a component request costs milliseconds, and one clone of its limits is noise there. */
+  limits: InvocationLimits;
+}
+
+export type ToWorker = InvokeMessage | ComponentMessage | ForgetMessage;
 
 export interface OutputMessage {
   op: 'output';
@@ -242,6 +285,8 @@ export interface DoneMessage extends WorkerMetrics {
   /** The output still buffered when the guest ended (most output of a small guest is only this). */
   stdout: Uint8Array | undefined;
   stderr: Uint8Array | undefined;
+  /** A component's complete response (outcome `return`); never set for a module's invocation. */
+  response?: ComponentResponse;
 }
 
 /** Sent once, when the worker listens: deadlines of invocations sent before it start only now. */

@@ -30,8 +30,10 @@ function task(
     settle = resolve;
   });
   return {
+    kind: 'module',
     id,
     digest: 'hello',
+    limits: config.limits,
     module,
     memory: undefined,
     config,

@@ -12,9 +12,13 @@
  *   buffer without end.
  * - `close()` lets queued and running invocations finish, then stops the workers; `destroy()`
  *   fails them with E_ENGINE_CLOSED and stops the workers now. Both are idempotent.
+ *
+ * A task is a preview1 module's invocation or a component's request; all of the above holds for
+ * both, and only the message that carries a task to its worker differs.
  */
 import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
+import type { CompiledComponent } from '../component/transpile.js';
 import { IsolaError } from '../errors.js';
 import type { InvocationLimits } from '../limits.js';
 import { createStdinChannel, type StdinChannel, StdinRelay } from './command-stdio.js';
@@ -22,13 +26,13 @@ import type { MemoryPoolOptions } from './memory-pool.js';
 import { createOutputBuffers, type OutputBuffers, unsentOutput } from './output-buffer.js';
 import type {
   BundleDelivery,
+  ComponentCall,
   DoneMessage,
   FromWorker,
   InvocationConfig,
   MemoryPlan,
   Outcome,
   ToWorker,
-  WorkerMetrics,
   WorkerSetup,
 } from './protocol.js';
 import { toInvokeMessage } from './protocol.js';
@@ -48,18 +52,36 @@ export interface WorkerPoolOptions {
 }
 
 /** One invocation as the pool handles it. */
-export interface Task {
+export type Task = ModuleTask | ComponentTask;
+
+interface TaskBase {
   id: number;
+  /** The module's or component's digest: a worker is sent the compiled code once per digest. */
   digest: string;
+  /** The invocation's limits; its deadline is `limits.timeoutMs` from when it starts. */
+  limits: InvocationLimits;
+  /** Every bundle the invocation mounts, to send to a worker that has not had it yet. */
+  bundles: readonly BundleDelivery[];
+  onOutput(stream: 1 | 2, chunk: Uint8Array): void;
+  /** `done` is the worker's answer; undefined when the task ended without one (deadline, crash, destroy). */
+  onDone(outcome: Outcome, done: DoneMessage | undefined, worker: number, startedAt: number): void;
+}
+
+/** A preview1 module's invocation. */
+export interface ModuleTask extends TaskBase {
+  kind: 'module';
   module: WebAssembly.Module;
   memory: MemoryPlan | undefined;
   config: InvocationConfig;
   /** The stream a `stream` stdin plan reads from. */
   stdin: Readable | undefined;
-  /** Every bundle `config.bundles` mounts, to send to a worker that has not had it yet. */
-  bundles: readonly BundleDelivery[];
-  onOutput(stream: 1 | 2, chunk: Uint8Array): void;
-  onDone(outcome: Outcome, metrics: WorkerMetrics | undefined, worker: number, startedAt: number): void;
+}
+
+/** A request to a wasi:http component. */
+export interface ComponentTask extends TaskBase {
+  kind: 'component';
+  component: CompiledComponent;
+  request: ComponentCall;
 }
 
 interface Slot {
@@ -68,7 +90,7 @@ interface Slot {
   stdin: StdinChannel;
   /** Slot 0: the id of the invocation the worker is running now, written by the worker. */
   running: Int32Array;
-  /** Digests whose compiled module this worker already holds. */
+  /** Digests whose compiled module or component this worker already holds. */
   modules: Set<string>;
   /** Digests of the bundles this worker already holds. */
   bundles: Set<string>;
@@ -86,7 +108,7 @@ interface Slot {
   timer: NodeJS.Timeout | undefined;
   /** Unsent guest output, readable here once the worker has stopped. */
   output: OutputBuffers;
-  /** The limits that went with this worker's previous invocation (sent again only when they change). */
+  /** The limits that went with this worker's previous module invocation (sent again only when they change). */
   limits: InvocationLimits | undefined;
   /** Set once the worker is being stopped: the invocation it was running, settled when it exits. */
   stopping: { task: Task; outcome: Outcome; startedAt: number } | undefined;
@@ -260,9 +282,20 @@ export class WorkerPool {
     if (slot.tasks.length === 1 && slot.ready) this.#started(slot);
     const first = !slot.modules.has(task.digest);
     if (first) slot.modules.add(task.digest);
-    const module = first ? { module: task.module, memory: task.memory } : undefined;
     const deliveries = task.bundles.filter((bundle) => !slot.bundles.has(bundle.digest));
     for (const delivery of deliveries) slot.bundles.add(delivery.digest);
+    if (task.kind === 'component') {
+      slot.worker.postMessage({
+        op: 'component',
+        id: task.id,
+        digest: task.digest,
+        component: first ? task.component : undefined,
+        request: task.request,
+        deliveries: deliveries.length > 0 ? deliveries : undefined,
+      } satisfies ToWorker);
+      return;
+    }
+    const module = first ? { module: task.module, memory: task.memory } : undefined;
     slot.worker.postMessage(
       toInvokeMessage(task.id, task.digest, task.config, slot.limits, module, deliveries) satisfies ToWorker,
     );
@@ -273,10 +306,10 @@ export class WorkerPool {
   #started(slot: Slot): void {
     const task = slot.tasks[0] as Task;
     slot.startedAt = performance.now();
-    if (task.config.stdin.kind === 'stream' && task.stdin !== undefined) {
-      slot.relay = new StdinRelay(slot.stdin, task.stdin, task.config.limits.maxStdinBytes);
+    if (task.kind === 'module' && task.config.stdin.kind === 'stream' && task.stdin !== undefined) {
+      slot.relay = new StdinRelay(slot.stdin, task.stdin, task.limits.maxStdinBytes);
     }
-    const timeoutMs = task.config.limits.timeoutMs;
+    const timeoutMs = task.limits.timeoutMs;
     slot.timer = setTimeout(() => this.#onTimeout(slot, task, timeoutMs), timeoutMs);
   }
 

@@ -1,0 +1,219 @@
+/**
+ * What an engine worker thread does for a `component` message: keep the compiled components it is
+ * sent, import each one's glue once, mount the bundles the request is granted, run a fresh
+ * instance with the thread's `ComponentRunner`, and sort what happened into the `Outcome`s a
+ * preview1 invocation ends in, so that callers map them to statuses the same way:
+ *
+ * - a complete response → `return` (no values), with the response beside it;
+ * - a trap → `trap`; the deadline seen in a blocking host call → `timeout` (a guest computing
+ *   past it is stopped by the pool, which terminates the thread);
+ * - a component host limit → `limit`;
+ * - no valid response (none set, an error-code, an unfinished body, an exit) → `error` with code
+ *   E_GUEST_TRAP; a host failure → `error` with its own code.
+ */
+import type { ComponentLimits } from '../component/host/context.js';
+import type { ComponentPreopen } from '../component/host/filesystem.js';
+import { type ComponentResult, ComponentRunner, requestHead } from '../component/run.js';
+import type { CompiledComponent } from '../component/transpile.js';
+import { IsolaError } from '../errors.js';
+import type { InvocationLimits } from '../limits.js';
+import type { MemoryBundle } from '../wasi/index.js';
+import type { MemoryPool } from './memory-pool.js';
+import { outcomeOf } from './outcome.js';
+import type {
+  BundleDelivery,
+  ComponentCall,
+  ComponentMessage,
+  DoneMessage,
+  LimitName,
+  Outcome,
+  WorkerMetrics,
+} from './protocol.js';
+
+/** Where the thread keeps the bundles it was sent (the preview1 runner's, so each is sent once). */
+export interface BundleShelf {
+  receiveBundles(deliveries: readonly BundleDelivery[]): void;
+  bundle(digest: string): MemoryBundle | undefined;
+}
+
+/** A `done` message and the buffers to transfer with it (the response body's, never copied). */
+export interface ComponentDone {
+  done: DoneMessage;
+  transfer: ArrayBuffer[];
+}
+
+/** The host limits a component host names in an error's `details.limit`, as an outcome names them. */
+const LIMIT_NAMES: Readonly<Record<string, LimitName>> = {
+  maxResources: 'maxResources',
+  maxResponseBodyBytes: 'maxResponseBodyBytes',
+  'maxFieldEntries/maxFieldBytes': 'maxFieldBytes',
+  maxPollables: 'maxPollables',
+  maxBytesPerCall: 'maxBytesPerCall',
+  maxRequestBodyBytes: 'maxStdinBytes',
+};
+
+const EMPTY: readonly Uint8Array[] = Object.freeze([]);
+
+export class ComponentTaskRunner {
+  readonly #runner: ComponentRunner;
+  readonly #bundles: BundleShelf;
+  readonly #components = new Map<string, CompiledComponent>();
+  /** Components whose glue this thread has imported. */
+  readonly #ready = new Set<string>();
+  /** Why a component's glue could not be imported, for the request that asked for it. */
+  readonly #failed = new Map<string, unknown>();
+  /** The glue import the next request pays for, counted as its instantiation. */
+  #importMs = 0;
+
+  constructor(pool: MemoryPool, bundles: BundleShelf) {
+    this.#runner = new ComponentRunner(pool);
+    this.#bundles = bundles;
+  }
+
+  /**
+   * Keeps what the message brings. Undefined when the request can run at once; otherwise a promise
+   * that settles, never rejecting, once the component's glue is imported on this thread: the
+   * caller must run nothing else meanwhile, so that messages keep their order.
+   */
+  prepare(message: ComponentMessage): Promise<void> | undefined {
+    const { digest } = message;
+    if (message.component !== undefined) this.#components.set(digest, message.component);
+    if (message.deliveries !== undefined) this.#bundles.receiveBundles(message.deliveries);
+    const component = this.#components.get(digest);
+    if (component === undefined || this.#ready.has(digest)) return undefined;
+    const started = performance.now();
+    return this.#runner.load(component).then(
+      () => {
+        this.#ready.add(digest);
+        this.#importMs = performance.now() - started;
+      },
+      (error: unknown) => {
+        this.#failed.set(digest, error);
+      },
+    );
+  }
+
+  /** Runs the request to its end (after `prepare`). Never throws: everything is in the outcome. */
+  run(message: ComponentMessage): ComponentDone {
+    const { id, digest, request } = message;
+    const metrics: WorkerMetrics = {
+      instantiateMs: this.#importMs,
+      runMs: 0,
+      peakMemoryBytes: 0,
+      maxMemoryBytes: request.limits.maxMemoryBytes,
+      reusedInstance: false,
+    };
+    this.#importMs = 0;
+    const component = this.#components.get(digest);
+    let result: ComponentResult | undefined;
+    let outcome: Outcome;
+    if (component === undefined) {
+      outcome = outcomeOf(new Error(`component ${digest} was never sent to this worker`));
+    } else if (!this.#ready.has(digest)) {
+      outcome = glueFailure(digest, this.#failed.get(digest));
+      // The next request tries again.
+      this.#failed.delete(digest);
+    } else {
+      try {
+        result = this.#runner.run(component, requestHead(request), request.body ? [request.body] : EMPTY, {
+          limits: componentLimits(request.limits),
+          grants: { env: request.env, preopens: this.#preopens(request) },
+        });
+        outcome = result.ok ? RESPONDED : componentOutcome(result.error, request.limits.timeoutMs);
+        metrics.instantiateMs += result.instantiateMs;
+        metrics.runMs = result.durationMs - result.instantiateMs;
+        metrics.peakMemoryBytes = result.memoryBytes;
+      } catch (error) {
+        outcome = outcomeOf(error);
+      }
+    }
+    const done: DoneMessage = {
+      op: 'done',
+      id,
+      outcome,
+      ...metrics,
+      stdout: encoded(result?.stdout),
+      stderr: encoded(result?.stderr),
+    };
+    const transfer: ArrayBuffer[] = [];
+    if (result?.ok) {
+      done.response = result.response;
+      for (const chunk of result.response.body) {
+        // Each chunk is a copy the host made of what the guest wrote, so its buffer is its own.
+        if (chunk.buffer instanceof ArrayBuffer && chunk.byteLength === chunk.buffer.byteLength) {
+          transfer.push(chunk.buffer);
+        }
+      }
+    }
+    return { done, transfer };
+  }
+
+  /** Drops a component and its pooled memories. */
+  forget(digest: string): void {
+    if (!this.#components.delete(digest)) return;
+    this.#ready.delete(digest);
+    this.#failed.delete(digest);
+    this.#runner.forget(digest);
+  }
+
+  /** The request's bundles, each mounted read-only at its guest path. */
+  #preopens(request: ComponentCall): ComponentPreopen[] {
+    return request.bundles.map((grant) => {
+      const bundle = this.#bundles.bundle(grant.digest);
+      if (bundle === undefined) throw new Error(`bundle ${grant.digest} was never sent to this thread`);
+      return { guestPath: grant.guestPath, directory: bundle.mount(request.limits) };
+    });
+  }
+}
+
+/** A component's complete response (it crosses to the main thread as a copy). */
+const RESPONDED: Outcome = { kind: 'return', values: [] };
+
+/**
+ * The component host's limits from an invocation's: the ones both hosts have, by the same name
+ * or its counterpart (the request body is what stdin is to a CGI guest); the component host's own
+ * keep their defaults.
+ */
+function componentLimits(limits: InvocationLimits): Partial<ComponentLimits> {
+  return {
+    timeoutMs: limits.timeoutMs,
+    maxMemoryBytes: limits.maxMemoryBytes,
+    maxBytesPerCall: limits.maxBytesPerCall,
+    maxStdoutBytes: limits.maxStdoutBytes,
+    maxStderrBytes: limits.maxStderrBytes,
+    maxRequestBodyBytes: limits.maxStdinBytes,
+    maxPollables: limits.maxPollSubscriptions,
+  };
+}
+
+/** The outcome of a run that ended without a response. */
+function componentOutcome(error: IsolaError, timeoutMs: number): Outcome {
+  if (error.code === 'E_GUEST_TIMEOUT') return { kind: 'timeout', afterMs: timeoutMs };
+  // A trap is wrapped with the engine's exception as its cause: sorted as a preview1 trap is.
+  if (error.code === 'E_GUEST_TRAP' && error.details.trap !== undefined) {
+    const outcome = outcomeOf(error.cause);
+    if (outcome.kind === 'trap') return outcome;
+  }
+  if (error.code === 'E_GUEST_OUTPUT_LIMIT' || error.code === 'E_GUEST_INPUT_LIMIT') {
+    const limit = LIMIT_NAMES[String(error.details.limit)];
+    if (limit !== undefined) return { kind: 'limit', limit, message: error.message };
+  }
+  return { kind: 'error', error: error.toJSON() };
+}
+
+function glueFailure(digest: string, cause: unknown): Outcome {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const error = new IsolaError(
+    'E_INTERNAL',
+    `the glue of component ${digest} could not be imported on this worker: ${reason}: load the component again`,
+    { digest },
+    { cause },
+  );
+  return { kind: 'error', error: error.toJSON() };
+}
+
+const encoder = new TextEncoder();
+
+function encoded(text: string | undefined): Uint8Array | undefined {
+  return text ? encoder.encode(text) : undefined;
+}
