@@ -296,6 +296,30 @@ describe('components and the pool', () => {
     }
   });
 
+  test('an unloaded component evicted from the cache is dropped by the workers, and runs again once reloaded', async () => {
+    const helloBytes = await componentFixtureBytes('hello-http');
+    const readerBytes = await componentFixtureBytes('read-file-http');
+    // Room for one of the two components at a time.
+    const engine = new Engine({ workers: 1, spareWorkers: 0, moduleCacheBytes: 20_000_000 });
+    try {
+      const hello = await engine.loadComponent(helloBytes, { cacheDir });
+      assert.equal(answered(await engine.invokeComponent(hello, get('/')).result).status, 200);
+      engine.unloadComponent(hello);
+      const reader = await engine.loadComponent(readerBytes, { cacheDir });
+      assert.throws(
+        () => engine.invokeComponent(hello, get('/')),
+        (error) => isIsolaError(error, 'E_MODULE_NOT_LOADED'),
+      );
+      engine.unloadComponent(reader);
+      const reloaded = await engine.loadComponent(helloBytes, { cacheDir });
+      assert.equal(reloaded.digest, hello.digest);
+      assert.equal(answered(await engine.invokeComponent(reloaded, get('/count')).result).text, '1');
+      assert.equal(engine.stats().cachedModules, 1);
+    } finally {
+      await engine.destroy();
+    }
+  });
+
   test('close lets a component request in flight finish, then refuses more', async () => {
     const engine = new Engine({ workers: 1, spareWorkers: 0 });
     const hello = await load(engine, 'hello-http');
