@@ -19,7 +19,8 @@ import { promisify } from 'node:util';
 import { INFINITE_LOOP } from '../../test/support/guests.js';
 import { wat } from '../../test/support/wat.js';
 import { importBuilt } from '../built.js';
-import type { Measurement, Measurer, Metric, Suite, ValueCase } from '../harness.js';
+import type { Measurer, Suite, ValueCase } from '../harness.js';
+import { LOAD_METRICS, loadMeasurement, loadTest } from '../load.js';
 
 type AppModule = typeof import('../../src/app/index.js');
 type DeployModule = typeof import('../../src/http/deploy.js');
@@ -39,54 +40,6 @@ const HELLO_BODY =
 const LOAD_SECONDS = 5;
 const LOAD_SECONDS_QUICK = 2;
 
-const METRICS: readonly Metric[] = [
-  { name: 'time per request (1 / req/s)', unit: 'ns' },
-  { name: 'p50 latency', unit: 'ns' },
-  { name: 'p99 latency', unit: 'ns' },
-];
-
-interface Load {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  non2xx: number;
-  errors: number;
-}
-
-/** Runs autocannon in its own process against `url`. */
-async function loadTest(url: string, connections: number, seconds: number): Promise<Load> {
-  const bin = join(ROOT, 'node_modules/autocannon/autocannon.js');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [bin, '--json', '--connections', String(connections), '--duration', String(seconds), url],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
-  const result = JSON.parse(stdout) as {
-    requests: { average: number };
-    latency: { p50: number; p99: number };
-    non2xx: number;
-    errors: number;
-  };
-  return {
-    requestsPerSecond: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-  };
-}
-
-function measurementOf(load: Load): Measurement {
-  if (load.non2xx > 0 || load.errors > 0 || load.requestsPerSecond === 0) {
-    throw new Error(`the load test saw ${load.non2xx} non-2xx responses and ${load.errors} errors`);
-  }
-  return {
-    'time per request (1 / req/s)': 1e9 / load.requestsPerSecond,
-    'p50 latency': load.p50Ms * 1e6,
-    'p99 latency': load.p99Ms * 1e6,
-  };
-}
-
 /** A bare node:http server answering every request with HELLO_BODY. */
 function bareServer(connections: number): Measurer {
   return {
@@ -101,7 +54,7 @@ function bareServer(connections: number): Measurer {
       try {
         const seconds = quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS;
         await loadTest(`http://127.0.0.1:${port}${PATH}`, connections, 1);
-        return measurementOf(await loadTest(`http://127.0.0.1:${port}${PATH}`, connections, seconds));
+        return loadMeasurement(await loadTest(`http://127.0.0.1:${port}${PATH}`, connections, seconds));
       } finally {
         server.close();
       }
@@ -153,7 +106,7 @@ function isolaHello(
       const served = await serveHello(false);
       try {
         await loadTest(`${served.origin}${PATH}`, connections, 1);
-        return measurementOf(
+        return loadMeasurement(
           await loadTest(`${served.origin}${PATH}`, connections, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
         );
       } finally {
@@ -182,7 +135,7 @@ const helloBesideLoop: Measurer = {
     );
     try {
       await loadTest(`${served.origin}${PATH}`, 10, 1);
-      return measurementOf(
+      return loadMeasurement(
         await loadTest(`${served.origin}${PATH}`, 10, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
       );
     } finally {
@@ -197,7 +150,7 @@ function helloCase(connections: number): ValueCase {
     kind: 'values',
     name: `hello-c${connections}`,
     measurement: `autocannon, ${connections} connections, ${LOAD_SECONDS} s (${LOAD_SECONDS_QUICK} s quick) after 1 s of warm-up, GET ${PATH}`,
-    metrics: METRICS,
+    metrics: LOAD_METRICS,
     maxSeconds: 30,
     setup: buildHello,
     baseline: bareServer(connections),
@@ -223,7 +176,7 @@ export const suite: Suite = {
       kind: 'values',
       name: 'hello-beside-loop',
       measurement: `hello at 10 connections for ${LOAD_SECONDS} s while another app on the same server loops into its 100 ms deadline`,
-      metrics: METRICS,
+      metrics: LOAD_METRICS,
       maxSeconds: 30,
       setup: buildHello,
       baseline: isolaHello(10, 'isola, nothing else running'),

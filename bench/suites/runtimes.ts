@@ -12,14 +12,13 @@
  * Runtimes are prepared (snapshotted) in `setup`, into the case's data directory, so a
  * measurement serves an app whose runtime is already prepared, as a redeploy of it would.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { importBuilt } from '../built.js';
-import type { Measurement, Measurer, Metric, Suite, ValueCase } from '../harness.js';
+import type { Measurer, Suite, ValueCase } from '../harness.js';
+import { LOAD_METRICS, loadMeasurement, loadTest } from '../load.js';
 
 type AppModule = typeof import('../../src/app/index.js');
 type DeployModule = typeof import('../../src/http/deploy.js');
@@ -31,12 +30,6 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const APPS = join(ROOT, 'bench/apps');
 const LOAD_SECONDS = 5;
 const LOAD_SECONDS_QUICK = 2;
-
-const METRICS: readonly Metric[] = [
-  { name: 'time per request (1 / req/s)', unit: 'ns' },
-  { name: 'p50 latency', unit: 'ns' },
-  { name: 'p99 latency', unit: 'ns' },
-];
 
 interface Runtime {
   name: string;
@@ -51,47 +44,6 @@ const RUNTIMES: readonly Runtime[] = [
   { name: 'ruby', script: 'hello.rb', query: 'bench', body: 'Hello from Ruby, bench!\n' },
   { name: 'javascript', script: 'hello.js', query: 'bench', body: 'Hello from JavaScript, bench!\n' },
 ];
-
-interface Load {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  non2xx: number;
-  errors: number;
-}
-
-async function loadTest(url: string, connections: number, seconds: number): Promise<Load> {
-  const bin = join(ROOT, 'node_modules/autocannon/autocannon.js');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [bin, '--json', '--connections', String(connections), '--duration', String(seconds), url],
-    { maxBuffer: 16 * 1024 * 1024 },
-  );
-  const result = JSON.parse(stdout) as {
-    requests: { average: number };
-    latency: { p50: number; p99: number };
-    non2xx: number;
-    errors: number;
-  };
-  return {
-    requestsPerSecond: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-  };
-}
-
-function measurementOf(load: Load): Measurement {
-  if (load.non2xx > 0 || load.errors > 0 || load.requestsPerSecond === 0) {
-    throw new Error(`the load test saw ${load.non2xx} non-2xx responses and ${load.errors} errors`);
-  }
-  return {
-    'time per request (1 / req/s)': 1e9 / load.requestsPerSecond,
-    'p50 latency': load.p50Ms * 1e6,
-    'p99 latency': load.p99Ms * 1e6,
-  };
-}
 
 /** Serves `manifestPath` (an isola.toml, or `DIR/(scripts)`) with isola's server in this process. */
 async function serveApp(
@@ -136,7 +88,7 @@ function bareServer(body: string, connections: number): Measurer {
       const { port } = server.address() as AddressInfo;
       try {
         await loadTest(`http://127.0.0.1:${port}/`, connections, 1);
-        return measurementOf(
+        return loadMeasurement(
           await loadTest(`http://127.0.0.1:${port}/`, connections, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
         );
       } finally {
@@ -154,7 +106,7 @@ function served(name: string, manifestPath: string, path: string, connections: n
       try {
         // Warm-up: every worker compiles the interpreter's code lazily on its first request.
         await loadTest(`${app.origin}${path}`, connections, 2);
-        return measurementOf(
+        return loadMeasurement(
           await loadTest(`${app.origin}${path}`, connections, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
         );
       } finally {
@@ -182,7 +134,7 @@ function helloCase(runtime: Runtime, connections: number): ValueCase {
     kind: 'values',
     name: `${runtime.name}-hello-c${connections}`,
     measurement: `autocannon, ${connections} connection${connections === 1 ? '' : 's'}, ${LOAD_SECONDS} s (${LOAD_SECONDS_QUICK} s quick) after 2 s of warm-up, GET ${path}`,
-    metrics: METRICS,
+    metrics: LOAD_METRICS,
     maxSeconds: 120,
     setup: prepare(runtime),
     baseline: bareServer(runtime.body, connections),
@@ -229,7 +181,7 @@ const pythonSnapshot: ValueCase = {
   kind: 'values',
   name: 'python-snapshot',
   measurement: `autocannon, 1 connection, ${LOAD_SECONDS} s (${LOAD_SECONDS_QUICK} s quick) after 2 s of warm-up, GET /hello?bench`,
-  metrics: METRICS,
+  metrics: LOAD_METRICS,
   maxSeconds: 60,
   setup: async (dataDir) => {
     await prepare(RUNTIMES[0] as Runtime)(dataDir);

@@ -8,6 +8,7 @@ import { isolaErrorWith } from '../../test/support/errors.js';
 import { lockApp } from '../app/index.js';
 import { Engine } from '../runtime/index.js';
 import { deployApp, undeployApp } from './deploy.js';
+import type { WagiComponent } from './wagi.js';
 
 /** An app whose one component prints the files named in its argv (the cat-file fixture). */
 function appDir(files: readonly string[]): string {
@@ -42,7 +43,7 @@ describe('deployApp', () => {
   });
 
   async function cat(deployed: Awaited<ReturnType<typeof deployApp>>, ...paths: string[]) {
-    const component = deployed.http.components.get('cat');
+    const component = deployed.http.components.get('cat') as WagiComponent | undefined;
     assert.ok(component);
     const run = await engine.run(component.module, {
       args: ['cat', ...paths],
@@ -62,7 +63,7 @@ describe('deployApp', () => {
     ]);
     dirs.push(dir);
     const deployed = await deployApp(engine, await lockApp(join(dir, 'isola.toml')));
-    const component = deployed.http.components.get('cat');
+    const component = deployed.http.components.get('cat') as WagiComponent | undefined;
     assert.deepEqual(component?.dirs, [], 'no host directory is granted');
     assert.equal(component?.bundles?.length, 1);
     assert.deepEqual(await cat(deployed, '/www/a.txt', '/www/deep/b.txt', '/etc/notes'), {
@@ -98,7 +99,7 @@ describe('deployApp', () => {
     dirs.push(dir);
     symlinkSync('a.txt', join(dir, 'static/link.txt'));
     const deployed = await deployApp(engine, await lockApp(join(dir, 'isola.toml')));
-    const component = deployed.http.components.get('cat');
+    const component = deployed.http.components.get('cat') as WagiComponent | undefined;
     assert.deepEqual(component?.dirs, [{ hostPath: join(dir, 'static'), guestPath: '/www', readOnly: true }]);
     assert.deepEqual(await cat(deployed, '/www/link.txt'), { code: 0, text: 'A' });
     undeployApp(engine, deployed);
@@ -127,7 +128,7 @@ variables = { api_url = "{{ api_host }}/v1", api_token = "{{ api_token }}" }
     const locked = await lockApp(join(dir, 'isola.toml'));
     assert.doesNotMatch(JSON.stringify(locked), /t0k3n/);
     const deployed = await deployApp(engine, locked, { variables: { values: { api_token: 't0k3n' } } });
-    const component = deployed.http.components.get('env');
+    const component = deployed.http.components.get('env') as WagiComponent | undefined;
     assert.ok(component);
     const run = await engine.run(component.module, { args: ['env'], env: component.env });
     const printed = Buffer.from(run.stdout).toString();

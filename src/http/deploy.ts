@@ -17,11 +17,12 @@ import { dirname, join, posix } from 'node:path';
 import { type LockedApp, type LockedComponent, type LockedRuntime, RUNTIME_APP_DIR } from '../app/index.js';
 import { IsolaError } from '../errors.js';
 import { parseTemplate, renderTemplate } from '../manifest/variable-template.js';
-import type { DirGrant, Engine, LoadedBundle, LoadedModule } from '../runtime/index.js';
+import type { DirGrant, Engine, LoadedBundle, LoadedComponent, LoadedModule } from '../runtime/index.js';
 import { scriptRuntime } from '../runtimes/registry.js';
 import { resolveVariables, type VariableSources } from '../variables/index.js';
 import type { HttpApp } from './server.js';
 import type { WagiComponent } from './wagi.js';
+import type { WasiHttpComponent } from './wasi-http.js';
 
 export interface DeployedApp {
   http: HttpApp;
@@ -29,6 +30,8 @@ export interface DeployedApp {
   lockedJson: string;
   /** The modules it loaded, to unload when it is replaced. */
   modules: readonly LoadedModule[];
+  /** The wasi:http components it loaded, likewise. */
+  components: readonly LoadedComponent[];
   /** The bundles it loaded, to unload when it is replaced. */
   bundles: readonly LoadedBundle[];
 }
@@ -64,54 +67,71 @@ export async function deployApp(
   const cacheDir = options.cacheDir ?? defaultCacheDir();
   const values = resolveVariables(locked.variables, options.variables ?? { env: process.env });
   const modules: LoadedModule[] = [];
+  const loadedComponents: LoadedComponent[] = [];
   const bundles: LoadedBundle[] = [];
+  const loaded = { modules, components: loadedComponents, bundles };
   try {
-    const components = new Map<string, WagiComponent>();
-    const byName = new Map<string, WagiComponent>();
+    const components = new Map<string, WagiComponent | WasiHttpComponent>();
+    const byName = new Map<string, WagiComponent | WasiHttpComponent>();
+    const served = new Set(
+      locked.routes.filter((route) => route.executor.type === 'wasi-http').map((route) => route.component),
+    );
     for (const component of locked.components) {
+      const root = component.runtime === undefined ? '/' : RUNTIME_APP_DIR;
+      const { dirs, files } = await filesOf(component, root);
+      const bundle = Object.keys(files).length === 0 ? undefined : engine.loadBundle(files);
+      if (bundle !== undefined) bundles.push(bundle);
+      const env = [...Object.entries(component.environment), ...variableEnvironment(component, values)];
+      const mounts = bundle === undefined ? [] : [{ bundle, guestPath: root }];
+      // Frozen, so the engine resolves it once, not per request.
+      const limits = Object.freeze({ ...component.limits });
+      if (served.has(component.name)) {
+        const bytes = await lockedFile(component, component.source.path, component.source.sha256);
+        const loadedComponent = await engine.loadComponent(bytes, { cacheDir: join(cacheDir, 'components') });
+        loadedComponents.push(loadedComponent);
+        byName.set(component.name, {
+          executor: 'wasi-http',
+          component: loadedComponent,
+          env,
+          bundles: mounts,
+          limits,
+        });
+        continue;
+      }
       const module =
         component.runtime === undefined
           ? await loadSource(engine, component)
           : await loadRuntime(engine, component, cacheDir);
       modules.push(module);
-      const root = component.runtime === undefined ? '/' : RUNTIME_APP_DIR;
-      const { dirs, files } = await filesOf(component, root);
-      const bundle = Object.keys(files).length === 0 ? undefined : engine.loadBundle(files);
-      if (bundle !== undefined) bundles.push(bundle);
       byName.set(component.name, {
         module,
-        env: [...Object.entries(component.environment), ...variableEnvironment(component, values)],
+        env,
         dirs,
-        bundles: bundle === undefined ? [] : [{ bundle, guestPath: root }],
-        // Frozen, so the engine resolves it once, not per request.
-        limits: Object.freeze({ ...component.limits }),
+        bundles: mounts,
+        limits,
         ...(component.instance.kind === 'reuse'
           ? { instance: { reuse: component.instance.invocations } }
           : {}),
       });
     }
     const routes = locked.routes.map((route) => {
-      const base = byName.get(route.component) as WagiComponent;
-      if (route.executor.type !== 'wagi') {
-        throw new IsolaError(
-          'E_MANIFEST_UNSUPPORTED',
-          `component "${route.component}" is a wasi:http component, which this server does not serve yet`,
-          { component: route.component },
-        );
+      const base = byName.get(route.component) as WagiComponent | WasiHttpComponent;
+      if (route.executor.type === 'wasi-http') {
+        components.set(route.component, base);
+        return { pattern: route.route, component: route.component };
       }
       const { entrypoint, argv } = route.executor;
       const key = entrypoint === '_start' ? route.component : `${route.component}#${entrypoint}`;
-      components.set(key, { ...base, entrypoint, argv });
+      components.set(key, { ...(base as WagiComponent), entrypoint, argv });
       return { pattern: route.route, component: key };
     });
     return {
       http: { name: locked.application.name, routes, components },
       lockedJson: JSON.stringify(locked),
-      modules,
-      bundles,
+      ...loaded,
     };
   } catch (error) {
-    undeployApp(engine, { modules, bundles });
+    undeployApp(engine, loaded);
     throw error;
   }
 }
@@ -138,8 +158,12 @@ function variableEnvironment(
 }
 
 /** Unloads an app's modules and bundles. */
-export function undeployApp(engine: Engine, app: Pick<DeployedApp, 'modules' | 'bundles'>): void {
+export function undeployApp(
+  engine: Engine,
+  app: Pick<DeployedApp, 'modules' | 'components' | 'bundles'>,
+): void {
   for (const module of app.modules) engine.unload(module);
+  for (const component of app.components) engine.unloadComponent(component);
   for (const bundle of app.bundles) engine.unloadBundle(bundle);
 }
 

@@ -29,6 +29,7 @@ import { toHttpRequest, writeResponse } from './node-adapter.js';
 import { parseRequestPath } from './route-pattern.js';
 import { AppRouter, isReservedPath, RESERVED_PREFIX } from './router.js';
 import { serveWagi, type WagiComponent } from './wagi.js';
+import { serveWasiHttp, type WasiHttpComponent } from './wasi-http.js';
 
 /** One app as the server serves it: routes to components, each run by the WAGI executor. */
 export interface HttpApp {
@@ -36,7 +37,8 @@ export interface HttpApp {
   host?: string;
   prefix?: string;
   routes: readonly { pattern: string; component: string }[];
-  components: ReadonlyMap<string, WagiComponent>;
+  /** By name: a WASI command run CGI-style, or a wasi:http component. */
+  components: ReadonlyMap<string, WagiComponent | WasiHttpComponent>;
 }
 
 /** One line of the access log. */
@@ -195,7 +197,19 @@ export class IsolaServer {
     const { app, component: name } = match.value;
     entry.app = app.name;
     entry.component = name;
-    const component = app.components.get(name) as WagiComponent;
+    const served = app.components.get(name) as WagiComponent | WasiHttpComponent;
+    const log = {
+      stderr: (line: string) => this.#log.app(app.name, name, requestId, line),
+      failure: (reason: string) => {
+        entry.reason = reason;
+      },
+    };
+    if ('executor' in served) {
+      const { response, outcome } = await serveWasiHttp(this.#engine, served, request, requestId, log);
+      if (outcome !== undefined) entry.outcome = outcome.kind;
+      return response;
+    }
+    const component = served;
     const cgi: CgiRequest = {
       method: request.method,
       url,
@@ -210,12 +224,7 @@ export class IsolaServer {
         params: match.params,
       },
     };
-    const result = await serveWagi(this.#engine, component, request, cgi, requestId, {
-      stderr: (line) => this.#log.app(app.name, name, requestId, line),
-      failure: (reason) => {
-        entry.reason = reason;
-      },
-    });
+    const result = await serveWagi(this.#engine, component, request, cgi, requestId, log);
     if (result.kind === 'local-redirect') {
       if (redirects >= MAX_LOCAL_REDIRECTS) {
         entry.reason = `more than ${MAX_LOCAL_REDIRECTS} local redirects`;
