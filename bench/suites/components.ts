@@ -21,7 +21,10 @@ type FixtureModule = typeof import('../../test/fixtures/components/build.js');
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** The jco that has `serve --isolate-requests` (isola's own jco dependency is an older one, for transpiling). */
-const JCO = join(ROOT, 'node_modules/@bytecodealliance/componentize-js/node_modules/@bytecodealliance/jco/dist/jco.js');
+const JCO = join(
+  ROOT,
+  'node_modules/@bytecodealliance/componentize-js/node_modules/@bytecodealliance/jco/dist/jco.js',
+);
 const LOAD_SECONDS = 5;
 const LOAD_SECONDS_QUICK = 2;
 
@@ -68,7 +71,9 @@ const isola: Measurer = {
     const served = await serveIsola(dataDir);
     try {
       await loadTest(`${served.origin}/`, 10, 2);
-      return loadMeasurement(await loadTest(`${served.origin}/`, 10, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS));
+      return loadMeasurement(
+        await loadTest(`${served.origin}/`, 10, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
+      );
     } finally {
       await served.close();
     }
@@ -81,13 +86,25 @@ const jcoServe: Measurer = {
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      [JCO, 'serve', '--isolate-requests', 'instance', '--port', String(port), '--host', '127.0.0.1', component(dataDir)],
+      [
+        JCO,
+        'serve',
+        '--isolate-requests',
+        'instance',
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        component(dataDir),
+      ],
       { stdio: 'ignore' },
     );
     try {
       await untilServing(`http://127.0.0.1:${port}/`, child);
       await loadTest(`http://127.0.0.1:${port}/`, 10, 2);
-      return loadMeasurement(await loadTest(`http://127.0.0.1:${port}/`, 10, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS));
+      return loadMeasurement(
+        await loadTest(`http://127.0.0.1:${port}/`, 10, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
+      );
     } finally {
       child.kill();
     }
