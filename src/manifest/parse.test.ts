@@ -41,6 +41,7 @@ describe('parseManifest', () => {
     assert.deepEqual(parseManifest(EXAMPLE), {
       format: 'isola',
       application: { name: 'hello', authors: [] },
+      variables: {},
       httpTriggers: [{ key: 'trigger.http[0]', route: '/hello/...', component: 'hello' }],
       components: [
         {
@@ -50,6 +51,7 @@ describe('parseManifest', () => {
             { kind: 'placement', key: 'component.hello.files[0]', source: 'static', destination: '/static' },
           ],
           environment: { GREETING: 'hi' },
+          variables: {},
           limits: { timeout_ms: 200, memory_limit_mb: 64 },
         },
       ],
