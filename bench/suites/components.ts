@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { importBuilt } from '../built.js';
 import type { Measurer, Suite } from '../harness.js';
-import { LOAD_METRICS, loadMeasurement, loadTest } from '../load.js';
+import { LOAD_METRICS, LOAD_SECONDS, LOAD_SECONDS_QUICK, loadMeasurement, loadTest } from '../load.js';
 
 type AppModule = typeof import('../../src/app/index.js');
 type DeployModule = typeof import('../../src/http/deploy.js');
@@ -25,8 +25,6 @@ const JCO = join(
   ROOT,
   'node_modules/@bytecodealliance/componentize-js/node_modules/@bytecodealliance/jco/dist/jco.js',
 );
-const LOAD_SECONDS = 5;
-const LOAD_SECONDS_QUICK = 2;
 
 function component(dataDir: string): string {
   return join(dataDir, 'app', 'hello.wasm');

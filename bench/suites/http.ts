@@ -12,15 +12,20 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { INFINITE_LOOP } from '../../test/support/guests.js';
 import { wat } from '../../test/support/wat.js';
 import { importBuilt } from '../built.js';
 import type { Measurer, Suite, ValueCase } from '../harness.js';
-import { LOAD_METRICS, loadMeasurement, loadTest } from '../load.js';
+import {
+  bareServer,
+  LOAD_METRICS,
+  LOAD_SECONDS,
+  LOAD_SECONDS_QUICK,
+  loadMeasurement,
+  loadTest,
+} from '../load.js';
 
 type AppModule = typeof import('../../src/app/index.js');
 type DeployModule = typeof import('../../src/http/deploy.js');
@@ -36,31 +41,6 @@ const HELLO_BODY =
   'You asked for /world\n' +
   '/static/motd.txt: Only the files an app bundles (files = [...] in isola.toml) exist for it.\n' +
   '/etc/passwd is not visible: only granted files are\n';
-
-const LOAD_SECONDS = 5;
-const LOAD_SECONDS_QUICK = 2;
-
-/** A bare node:http server answering every request with HELLO_BODY. */
-function bareServer(connections: number): Measurer {
-  return {
-    name: 'bare node:http',
-    async measure({ quick }) {
-      const server = createServer((_req, res) => {
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end(HELLO_BODY);
-      });
-      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-      const { port } = server.address() as AddressInfo;
-      try {
-        const seconds = quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS;
-        await loadTest(`http://127.0.0.1:${port}${PATH}`, connections, 1);
-        return loadMeasurement(await loadTest(`http://127.0.0.1:${port}${PATH}`, connections, seconds));
-      } finally {
-        server.close();
-      }
-    },
-  };
-}
 
 interface Served {
   origin: string;
@@ -153,7 +133,7 @@ function helloCase(connections: number): ValueCase {
     metrics: LOAD_METRICS,
     maxSeconds: 30,
     setup: buildHello,
-    baseline: bareServer(connections),
+    baseline: bareServer(HELLO_BODY, connections, PATH),
     contenders: [isolaHello(connections)],
   };
 }

@@ -13,12 +13,17 @@
  * measurement serves an app whose runtime is already prepared, as a redeploy of it would.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { importBuilt } from '../built.js';
 import type { Measurer, Suite, ValueCase } from '../harness.js';
-import { LOAD_METRICS, loadMeasurement, loadTest } from '../load.js';
+import {
+  bareServer,
+  LOAD_METRICS,
+  LOAD_SECONDS,
+  LOAD_SECONDS_QUICK,
+  loadMeasurement,
+  loadTest,
+} from '../load.js';
 
 type AppModule = typeof import('../../src/app/index.js');
 type DeployModule = typeof import('../../src/http/deploy.js');
@@ -28,8 +33,6 @@ type RegistryModule = typeof import('../../src/runtimes/registry.js');
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const APPS = join(ROOT, 'bench/apps');
-const LOAD_SECONDS = 5;
-const LOAD_SECONDS_QUICK = 2;
 
 interface Runtime {
   name: string;
@@ -72,28 +75,6 @@ async function serveApp(
     close: async () => {
       await server.close();
       await engine.destroy();
-    },
-  };
-}
-
-function bareServer(body: string, connections: number): Measurer {
-  return {
-    name: 'bare node:http',
-    async measure({ quick }) {
-      const server = createServer((_req, res) => {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end(body);
-      });
-      await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-      const { port } = server.address() as AddressInfo;
-      try {
-        await loadTest(`http://127.0.0.1:${port}/`, connections, 1);
-        return loadMeasurement(
-          await loadTest(`http://127.0.0.1:${port}/`, connections, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
-        );
-      } finally {
-        server.close();
-      }
     },
   };
 }
