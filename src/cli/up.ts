@@ -93,6 +93,7 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
   try {
     const manifestPath = await findApp(appPath);
     const built = await buildAndLock(manifestPath, undefined);
+    announceRuntimes(built.locked);
     current = await deployApp(engine, built.locked, { variables });
     server.setApp(current.http);
     const address = await server.listen(listen.port, listen.host).catch((error: NodeJS.ErrnoException) => {
@@ -260,6 +261,15 @@ function untilSignal(): Promise<void> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** Preparing a runtime for an app takes seconds the first time (later ones are cached): say so. */
+function announceRuntimes(locked: LockedApp): void {
+  const names = [...new Set(locked.components.flatMap((component) => component.runtime?.name ?? []))];
+  if (names.length === 0) return;
+  process.stdout.write(
+    `isola: preparing ${names.join(', ')} for ${locked.application.name} (the first time takes up to a minute; then it is cached)\n`,
+  );
 }
 
 function printRoutes(locked: LockedApp, origin: string): void {
