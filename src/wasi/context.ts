@@ -23,6 +23,7 @@ import {
   Rights,
 } from './defs.js';
 import type { Descriptor } from './descriptor.js';
+import { WasiErrno } from './errno.js';
 import { FdTable } from './fd-table.js';
 import { createMemoryDirectory, type MemoryBundle, openHostDirectory } from './fs/index.js';
 import { GuestMemory, stringBlock } from './memory-view.js';
@@ -308,10 +309,23 @@ export class Wasi {
   }
 
   /** Closes every descriptor the instance holds. Idempotent. */
+  /**
+   * Closes every descriptor the instance still holds. An errno from one (a key-value file that
+   * could not be saved) has no guest left to be told, and the descriptor reports it itself; the
+   * others are closed all the same. A host error still surfaces, once all are closed.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const [, entry] of this.#state.fds.entries()) entry.descriptor.close();
+    let failure: unknown;
+    for (const [, entry] of this.#state.fds.entries()) {
+      try {
+        entry.descriptor.close();
+      } catch (error) {
+        if (!(error instanceof WasiErrno) && failure === undefined) failure = error;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   #guestMemory(): GuestMemory {
