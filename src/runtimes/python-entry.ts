@@ -19,6 +19,7 @@ import { IsolaError } from '../errors.js';
 import { readSections, SectionId } from '../wasm/binary-reader.js';
 import { formatFuncType, readTypeSection } from '../wasm/type-section.js';
 import { RESUME_SOURCE } from './python-source.js';
+import { emitRequestSource, hexFunction, REQUEST_SOURCE, REQUEST_SOURCE_LOCALS } from './request-source.js';
 import { findCalls } from './wasm-code.js';
 import { Code, encodeBody, ValType } from './wasm-emit.js';
 import { ModuleExtension } from './wasm-extend.js';
@@ -169,33 +170,6 @@ function broken(build: PythonBuild, what: string): IsolaError {
   );
 }
 
-/** `(src, length, dst) -> dst end`: writes the bytes at src as lowercase hex at dst. */
-function hexFunction(): number[] {
-  const [src, length, dst, byte, nibble] = [0, 1, 2, 3, 4];
-  const digit = (code: Code) =>
-    // '0' + n, plus 39 more ('a' - '9' - 1) when n > 9.
-    code
-      .localTee(nibble)
-      .i32Const(48)
-      .i32Add()
-      .localGet(nibble)
-      .i32Const(9)
-      .i32GtU()
-      .i32Const(39)
-      .i32Mul()
-      .i32Add();
-  const code = new Code().block().loop();
-  code.localGet(length).i32Eqz().brIf(1);
-  code.localGet(src).i32Load8U().localSet(byte);
-  digit(code.localGet(dst).localGet(byte).i32Const(4).i32ShrU()).i32Store8(0);
-  digit(code.localGet(dst).localGet(byte).i32Const(15).i32And()).i32Store8(1);
-  code.localGet(src).i32Const(1).i32Add().localSet(src);
-  code.localGet(dst).i32Const(2).i32Add().localSet(dst);
-  code.localGet(length).i32Const(1).i32Sub().localSet(length);
-  code.br(0).end().end().localGet(dst);
-  return encodeBody([ValType.I32, ValType.I32], code);
-}
-
 /**
  * Grows memory by enough whole pages for the byte count on the stack, and leaves the address of
  * the new pages in local `into`. Pages past the old end are the instance's own: wasi-libc's sbrk
@@ -229,69 +203,21 @@ function initializeFunction(build: PythonBuild, startUntilFinalize: number, sour
  * exits; if it returns instead, `_isola` itself failed (its traceback is on stderr), so exit 1.
  */
 function resumeFunction(build: PythonBuild, wasi: WasiImports, hex: number): number[] {
-  const [sizes, argc, argBytes, envc, envBytes, base, argBuf, envp, envBuf, text, cursor] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-  ];
+  const { sizes, text } = REQUEST_SOURCE;
   const encoder = new TextEncoder();
-  const before = encoder.encode(RESUME_SOURCE.beforeArgs);
-  const between = encoder.encode(RESUME_SOURCE.betweenArgsAndEnviron);
-  const after = encoder.encode(`${RESUME_SOURCE.afterEnviron}\0`);
-  const fixed = before.length + between.length + after.length;
-
   const code = new Code();
   code.i32Const(CLOCK_MONOTONIC).i64Const(0n).i32Const(build.clockStart).call(wasi.clock_time_get).drop();
   // Four sizes, on the shadow stack (never popped: this function ends in an exit).
   code.globalGet(build.stackPointer).i32Const(16).i32Sub().localTee(sizes).globalSet(build.stackPointer);
-  // An errno from these calls means the host broke its own contract: trap.
-  const check = () => code.if().unreachable().end();
-  code.localGet(sizes).localGet(sizes).i32Const(4).i32Add().call(wasi.args_sizes_get);
-  check();
-  code
-    .localGet(sizes)
-    .i32Const(8)
-    .i32Add()
-    .localGet(sizes)
-    .i32Const(12)
-    .i32Add()
-    .call(wasi.environ_sizes_get);
-  check();
-  code.localGet(sizes).i32Load(0).localSet(argc);
-  code.localGet(sizes).i32Load(4).localSet(argBytes);
-  code.localGet(sizes).i32Load(8).localSet(envc);
-  code.localGet(sizes).i32Load(12).localSet(envBytes);
-  // Pointer arrays, the strings, and the source with each string as two hex digits a byte.
-  code.localGet(argc).localGet(envc).i32Add().i32Const(4).i32Mul();
-  code.localGet(argBytes).localGet(envBytes).i32Add().i32Const(3).i32Mul().i32Add();
-  growInto(code.i32Const(fixed).i32Add(), base);
-  code.localGet(base).localGet(argc).i32Const(4).i32Mul().i32Add().localSet(argBuf);
-  code.localGet(argBuf).localGet(argBytes).i32Add().localSet(envp);
-  code.localGet(envp).localGet(envc).i32Const(4).i32Mul().i32Add().localSet(envBuf);
-  code.localGet(envBuf).localGet(envBytes).i32Add().localSet(text);
-  code.localGet(base).localGet(argBuf).call(wasi.args_get);
-  check();
-  code.localGet(envp).localGet(envBuf).call(wasi.environ_get);
-  check();
-  // The source: each piece written at the cursor, which moves past it.
-  code.localGet(text).localSet(cursor).storeBytes(cursor, before);
-  code
-    .localGet(argBuf)
-    .localGet(argBytes)
-    .localGet(cursor)
-    .i32Const(before.length)
-    .i32Add()
-    .call(hex)
-    .localSet(cursor);
-  code.storeBytes(cursor, between);
-  code
-    .localGet(envBuf)
-    .localGet(envBytes)
-    .localGet(cursor)
-    .i32Const(between.length)
-    .i32Add()
-    .call(hex)
-    .localSet(cursor);
-  code.storeBytes(cursor, after);
+  emitRequestSource(code, {
+    wasi,
+    hex,
+    before: encoder.encode(RESUME_SOURCE.beforeArgs),
+    between: encoder.encode(RESUME_SOURCE.betweenArgsAndEnviron),
+    after: encoder.encode(`${RESUME_SOURCE.afterEnviron}\0`),
+    allocate: growInto,
+  });
   code.localGet(text).i32Const(0).call(build.pyRunSimpleStringFlags).drop();
   code.i32Const(1).call(wasi.proc_exit);
-  return encodeBody(new Array(11).fill(ValType.I32), code);
+  return encodeBody(new Array(REQUEST_SOURCE_LOCALS).fill(ValType.I32), code);
 }

@@ -25,6 +25,7 @@
 import { IsolaError } from '../errors.js';
 import { readSections, SectionId } from '../wasm/binary-reader.js';
 import { formatFuncType, readTypeSection } from '../wasm/type-section.js';
+import { emitRequestSource, hexFunction, REQUEST_SOURCE, REQUEST_SOURCE_LOCALS } from './request-source.js';
 import { ImportRewrite, type ReplacedImport } from './ruby-imports.js';
 import { RESUME_SOURCE } from './ruby-source.js';
 import { Code, encodeBody, ValType } from './wasm-emit.js';
@@ -177,32 +178,6 @@ function replacementBody(entry: ReplacedImport, wasi: Record<WasiFunction, numbe
   return encodeBody([I32], code.unreachable());
 }
 
-/** `(src, length, dst) -> dst end`: writes the bytes at src as lowercase hex at dst. */
-function hexFunction(): number[] {
-  const [src, length, dst, nibble] = [0, 1, 2, 3];
-  // One digit from the nibble on the stack: '0' + n, plus 39 more ('a' - '9' - 1) past 9.
-  const digit = (code: Code) =>
-    code
-      .localTee(nibble)
-      .i32Const(48)
-      .i32Add()
-      .localGet(nibble)
-      .i32Const(9)
-      .i32GtU()
-      .i32Const(39)
-      .i32Mul()
-      .i32Add();
-  const code = new Code().block().loop();
-  code.localGet(length).i32Eqz().brIf(1);
-  digit(code.localGet(dst).localGet(src).i32Load8U().i32Const(4).i32ShrU()).i32Store8(0);
-  digit(code.localGet(dst).localGet(src).i32Load8U().i32Const(15).i32And()).i32Store8(1);
-  code.localGet(src).i32Const(1).i32Add().localSet(src);
-  code.localGet(dst).i32Const(2).i32Add().localSet(dst);
-  code.localGet(length).i32Const(1).i32Sub().localSet(length);
-  code.br(0).end().end().localGet(dst);
-  return encodeBody([I32], code);
-}
-
 /** `local = cabi_realloc(0, 0, align, <size on the stack>)`, trapping when it returns null. */
 function allocate(code: Code, functions: Record<UsedExport, number>, align: number, local: number): Code {
   const size = local;
@@ -272,66 +247,20 @@ function resumeFunction(
   wasi: Record<WasiFunction, number>,
   hex: number,
 ): number[] {
-  const [sizes, argc, argBytes, envc, envBytes, base, argBuf, envp, envBuf, text, cursor] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-  ];
+  const { sizes, text, cursor } = REQUEST_SOURCE;
   const encoder = new TextEncoder();
-  const before = encoder.encode(RESUME_SOURCE.beforeArgs);
-  const between = encoder.encode(RESUME_SOURCE.betweenArgsAndEnviron);
   const after = encoder.encode(`${RESUME_SOURCE.afterEnviron}\0`);
-  const fixed = before.length + between.length + after.length;
-
   const code = new Code();
-  // An errno from these calls means the host broke its own contract: trap.
-  const check = () => code.if().unreachable().end();
   allocate(code.i32Const(16), functions, 4, sizes);
-  code.localGet(sizes).localGet(sizes).i32Const(4).i32Add().call(wasi.args_sizes_get);
-  check();
-  code
-    .localGet(sizes)
-    .i32Const(8)
-    .i32Add()
-    .localGet(sizes)
-    .i32Const(12)
-    .i32Add()
-    .call(wasi.environ_sizes_get);
-  check();
-  code.localGet(sizes).i32Load(0).localSet(argc);
-  code.localGet(sizes).i32Load(4).localSet(argBytes);
-  code.localGet(sizes).i32Load(8).localSet(envc);
-  code.localGet(sizes).i32Load(12).localSet(envBytes);
-  // Pointer arrays, the strings, and the source with each string as two hex digits a byte.
-  code.localGet(argc).localGet(envc).i32Add().i32Const(4).i32Mul();
-  code.localGet(argBytes).localGet(envBytes).i32Add().i32Const(3).i32Mul().i32Add();
-  allocate(code.i32Const(fixed).i32Add(), functions, 4, base);
-  code.localGet(base).localGet(argc).i32Const(4).i32Mul().i32Add().localSet(argBuf);
-  code.localGet(argBuf).localGet(argBytes).i32Add().localSet(envp);
-  code.localGet(envp).localGet(envc).i32Const(4).i32Mul().i32Add().localSet(envBuf);
-  code.localGet(envBuf).localGet(envBytes).i32Add().localSet(text);
-  code.localGet(base).localGet(argBuf).call(wasi.args_get);
-  check();
-  code.localGet(envp).localGet(envBuf).call(wasi.environ_get);
-  check();
-  // The source: each piece written at the cursor, which moves past it.
-  code.localGet(text).localSet(cursor).storeBytes(cursor, before);
-  code
-    .localGet(argBuf)
-    .localGet(argBytes)
-    .localGet(cursor)
-    .i32Const(before.length)
-    .i32Add()
-    .call(hex)
-    .localSet(cursor);
-  code.storeBytes(cursor, between);
-  code
-    .localGet(envBuf)
-    .localGet(envBytes)
-    .localGet(cursor)
-    .i32Const(between.length)
-    .i32Add()
-    .call(hex)
-    .localSet(cursor);
-  code.storeBytes(cursor, after);
+  emitRequestSource(code, {
+    wasi,
+    hex,
+    before: encoder.encode(RESUME_SOURCE.beforeArgs),
+    between: encoder.encode(RESUME_SOURCE.betweenArgsAndEnviron),
+    after,
+    allocate: (at, local) => allocate(at, functions, 4, local),
+  });
+  // The source's length, without the NUL that ends `after`.
   code
     .localGet(text)
     .localGet(cursor)
@@ -341,5 +270,5 @@ function resumeFunction(
     .i32Sub();
   code.call(functions.evalStringProtect).drop();
   code.i32Const(1).call(wasi.proc_exit);
-  return encodeBody(new Array(11).fill(I32), code);
+  return encodeBody(new Array(REQUEST_SOURCE_LOCALS).fill(I32), code);
 }
