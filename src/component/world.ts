@@ -2,8 +2,9 @@
  * A component's world as its binary states it: the names of its top-level imports and exports
  * (component-model `Binary.md`: import section id 10, export section id 11), read without
  * transpiling, so that deploy can refuse a component before paying for jco. Then the check of
- * that world against what isola provides: every imported interface must be one isola implements
- * (at WASI 0.2.x), and `wasi:http/incoming-handler@0.2.x` must be exported.
+ * that world against what isola provides: every imported interface must be one isola implements,
+ * at a version it serves (WASI 0.2.x; the drafts of isola's own WIT in `wit/` exactly), and
+ * `wasi:http/incoming-handler@0.2.x` must be exported.
  */
 import { IsolaError } from '../errors.js';
 import { ByteReader, readSections } from '../wasm/binary-reader.js';
@@ -18,30 +19,41 @@ export interface ComponentWorld {
   exports: string[];
 }
 
-/** The interfaces isola's host implements, by `namespace:package/interface` (any 0.2.x version). */
-export const PROVIDED_INTERFACES: ReadonlySet<string> = new Set([
-  'wasi:cli/environment',
-  'wasi:cli/exit',
-  'wasi:cli/stderr',
-  'wasi:cli/stdin',
-  'wasi:cli/stdout',
-  'wasi:cli/terminal-input',
-  'wasi:cli/terminal-output',
-  'wasi:cli/terminal-stderr',
-  'wasi:cli/terminal-stdin',
-  'wasi:cli/terminal-stdout',
-  'wasi:clocks/monotonic-clock',
-  'wasi:clocks/wall-clock',
-  'wasi:filesystem/preopens',
-  'wasi:filesystem/types',
-  'wasi:http/outgoing-handler',
-  'wasi:http/types',
-  'wasi:io/error',
-  'wasi:io/poll',
-  'wasi:io/streams',
-  'wasi:random/insecure',
-  'wasi:random/insecure-seed',
-  'wasi:random/random',
+/** Any WASI 0.2.x release: 0.2 patch releases share their declarations. */
+const WASI_02 = '0.2.x';
+
+/**
+ * The interfaces isola's host implements, by `namespace:package/interface`, with the version each
+ * is served at: `0.2.x` for WASI 0.2 (any patch release), or one exact draft version for the
+ * proposals whose WIT isola ships itself (`wit/`), since drafts change their signatures freely.
+ */
+export const PROVIDED_INTERFACES: ReadonlyMap<string, string> = new Map([
+  ['wasi:cli/environment', WASI_02],
+  ['wasi:cli/exit', WASI_02],
+  ['wasi:cli/stderr', WASI_02],
+  ['wasi:cli/stdin', WASI_02],
+  ['wasi:cli/stdout', WASI_02],
+  ['wasi:cli/terminal-input', WASI_02],
+  ['wasi:cli/terminal-output', WASI_02],
+  ['wasi:cli/terminal-stderr', WASI_02],
+  ['wasi:cli/terminal-stdin', WASI_02],
+  ['wasi:cli/terminal-stdout', WASI_02],
+  ['wasi:clocks/monotonic-clock', WASI_02],
+  ['wasi:clocks/wall-clock', WASI_02],
+  ['wasi:config/store', '0.2.0-draft'],
+  ['wasi:filesystem/preopens', WASI_02],
+  ['wasi:filesystem/types', WASI_02],
+  ['wasi:http/outgoing-handler', WASI_02],
+  ['wasi:http/types', WASI_02],
+  ['wasi:io/error', WASI_02],
+  ['wasi:io/poll', WASI_02],
+  ['wasi:io/streams', WASI_02],
+  ['wasi:keyvalue/atomics', '0.2.0-draft2'],
+  ['wasi:keyvalue/batch', '0.2.0-draft2'],
+  ['wasi:keyvalue/store', '0.2.0-draft2'],
+  ['wasi:random/insecure', WASI_02],
+  ['wasi:random/insecure-seed', WASI_02],
+  ['wasi:random/random', WASI_02],
 ]);
 
 /** The export an HTTP component must have, at any 0.2.x version. */
@@ -133,23 +145,42 @@ function isWasi02(version: string | undefined): boolean {
   return version !== undefined && /^0\.2\.\d+$/.test(version);
 }
 
+/** Whether isola serves `name` (`wasi:keyvalue/store@0.2.0-draft2`) at the version it names. */
+function isProvided(name: string): boolean {
+  const { interface: iface, version } = splitVersion(name);
+  const served = PROVIDED_INTERFACES.get(iface);
+  return served === WASI_02 ? isWasi02(version) : served !== undefined && version === served;
+}
+
+/** What isola provides, grouped by version: "a, b at WASI 0.2.x; c at 0.2.0-draft; and d at 0.2.0-draft2". */
+function describeProvided(): string {
+  const byVersion = new Map<string, string[]>();
+  for (const [iface, version] of PROVIDED_INTERFACES) {
+    byVersion.set(version, [...(byVersion.get(version) ?? []), iface]);
+  }
+  const groups = [...byVersion].map(
+    ([version, names]) => `${names.join(', ')} at ${version === WASI_02 ? 'WASI 0.2.x' : version}`,
+  );
+  return groups.length > 1 ? `${groups.slice(0, -1).join('; ')}; and ${groups.at(-1)}` : (groups[0] ?? '');
+}
+
 /**
  * Refuses a component isola cannot run as an HTTP handler: one that imports an interface isola
- * does not provide (every such import is named), or one that does not export
- * `wasi:http/incoming-handler@0.2.x`. Returns the handler export's full name.
+ * does not provide, or provides at another version (every such import is named), or one that
+ * does not export `wasi:http/incoming-handler@0.2.x`. Returns the handler export's full name.
  */
 export function checkComponentWorld(world: ComponentWorld): string {
-  const unsupported = world.imports.filter((name) => {
-    const { interface: iface, version } = splitVersion(name);
-    return !PROVIDED_INTERFACES.has(iface) || !isWasi02(version);
-  });
+  const unsupported = world.imports.filter((name) => !isProvided(name));
   if (unsupported.length > 0) {
     throw new IsolaError(
       'E_MODULE_UNSUPPORTED_IMPORTS',
       `component imports ${unsupported.length === 1 ? 'an interface' : 'interfaces'} isola does not provide: ` +
-        `${unsupported.join(', ')}. isola provides ${[...PROVIDED_INTERFACES].join(', ')} at WASI 0.2.x: ` +
-        'rebuild the component without the others (or grant them once isola supports them)',
-      { unsupported, provided: [...PROVIDED_INTERFACES] },
+        `${unsupported.join(', ')}. isola provides ${describeProvided()}: ` +
+        'rebuild the component against these versions, without the others',
+      {
+        unsupported,
+        provided: [...PROVIDED_INTERFACES].map(([iface, version]) => `${iface}@${version}`),
+      },
     );
   }
   const handler = world.exports.find((name) => {
