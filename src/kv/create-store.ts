@@ -3,16 +3,12 @@
  * thread, `openSyncStore` from the handle that `KeyValueStore.workerHandle()` made.
  */
 import { checkKeyValueConfig, type KeyValueConfig } from './config.js';
-import {
-  type KeyValueBackend,
-  KeyValueStore,
-  SyncKeyValueStore,
-  type SyncStoreHandle,
-} from './key-value-store.js';
+import { type KeyValueBackend, KeyValueStore } from './key-value-store.js';
 import { type KeyValueLimits, resolveKeyValueLimits } from './limits.js';
 import { RedisBackend } from './redis-store.js';
-import { RelayedBackend } from './relay-client.js';
-import { AsyncSqliteBackend, SqliteBackend } from './sqlite-store.js';
+import { AsyncSqliteBackend } from './sqlite-store.js';
+
+export { openSyncStore } from './open-sync-store.js';
 
 /**
  * Opens the configured store, checking the configuration and reaching the backend now (a
@@ -31,16 +27,4 @@ export async function createStore(
 export async function createBackend(config: KeyValueConfig): Promise<KeyValueBackend> {
   const checked = checkKeyValueConfig(config);
   return checked.backend === 'sqlite' ? new AsyncSqliteBackend(checked) : RedisBackend.connect(checked);
-}
-
-/**
- * In a worker thread: the store that `handle` describes, whose calls return synchronously
- * (SQLite on a connection of this thread's own; anything else through the relay thread).
- */
-export function openSyncStore(handle: SyncStoreHandle): SyncKeyValueStore {
-  const backend =
-    handle.backend.kind === 'sqlite'
-      ? new SqliteBackend(handle.backend.config)
-      : new RelayedBackend(handle.backend.channel);
-  return new SyncKeyValueStore(backend, resolveKeyValueLimits(handle.limits));
 }

@@ -30,6 +30,11 @@ import type { SyncBackendHandle } from './worker-handle.js';
 export interface KeyValueBackend extends BackendOperations<true> {
   /** Plain data with which a worker thread reaches this backend synchronously (see worker-handle.ts). */
   workerHandle(): Promise<SyncBackendHandle>;
+  /**
+   * Once the backend is ready for worker threads (the relay thread started): a function that
+   * makes a new handle synchronously each time it is called, one per worker thread.
+   */
+  workerConnector(): Promise<() => SyncBackendHandle>;
   /** Waits for calls under way, then releases connections and threads. Idempotent. */
   close(): Promise<void>;
 }
@@ -117,6 +122,16 @@ export class KeyValueStore {
   /** Plain data for a worker thread's `openSyncStore`, with this store's limits. */
   async workerHandle(): Promise<SyncStoreHandle> {
     return { backend: await this.#backend.workerHandle(), limits: { ...this.limits } };
+  }
+
+  /**
+   * A function that makes a `workerHandle` synchronously, for each worker thread an engine starts
+   * (`EngineOptions.keyValue`); resolves once the backend can serve worker threads.
+   */
+  async workerConnector(): Promise<() => SyncStoreHandle> {
+    const connect = await this.#backend.workerConnector();
+    const limits = this.limits;
+    return () => ({ backend: connect(), limits: { ...limits } });
   }
 
   async close(): Promise<void> {

@@ -225,6 +225,13 @@ export class RedisBackend implements KeyValueBackend {
     return { kind: 'relay', channel: relay.connect() };
   }
 
+  async workerConnector(): Promise<() => SyncBackendHandle> {
+    if (this.#closing !== undefined) throw kvError('E_KV_CLOSED', 'the Redis key-value store is closed');
+    this.#relay ??= KeyValueRelay.start(this.#config);
+    const relay = await this.#relay;
+    return () => ({ kind: 'relay', channel: relay.connect() });
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const relay = this.#relay?.catch(() => undefined);

@@ -230,6 +230,11 @@ export class AsyncSqliteBackend implements KeyValueBackend {
     return { kind: 'sqlite', config: { ...this.#config } };
   }
 
+  async workerConnector(): Promise<() => SyncBackendHandle> {
+    const config = this.#config;
+    return () => ({ kind: 'sqlite', config: { ...config } });
+  }
+
   async close(): Promise<void> {
     this.#sync.close();
   }

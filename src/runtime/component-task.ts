@@ -13,11 +13,16 @@
  */
 import type { ComponentLimits } from '../component/host/context.js';
 import type { ComponentPreopen } from '../component/host/filesystem.js';
+import type { OutgoingOutcome } from '../component/host/http-types.js';
+import type { ComponentGrants } from '../component/host/imports.js';
+import { type OutboundHttp, witErrorCode } from '../component/host/outgoing-handler.js';
 import { type ComponentResult, ComponentRunner, requestHead } from '../component/run.js';
 import type { CompiledComponent } from '../component/transpile.js';
 import { IsolaError } from '../errors.js';
+import type { SyncKeyValueStore } from '../kv/key-value-store.js';
 import type { InvocationLimits } from '../limits.js';
 import type { MemoryBundle } from '../wasi/index.js';
+import type { HostCallClient, OutboundReply } from './host-call.js';
 import type { MemoryPool } from './memory-pool.js';
 import { outcomeOf } from './outcome.js';
 import type {
@@ -29,6 +34,14 @@ import type {
   Outcome,
   WorkerMetrics,
 } from './protocol.js';
+
+/** What a component's host reaches beyond its own thread. */
+export interface ComponentServices {
+  /** The engine's key-value store, opened on this thread when first needed; absent: none. */
+  keyValue: (() => SyncKeyValueStore) | undefined;
+  /** Calls to the main thread (outbound requests). */
+  hostCalls: HostCallClient;
+}
 
 /** Where the thread keeps the bundles it was sent (the preview1 runner's, so each is sent once). */
 export interface BundleShelf {
@@ -64,10 +77,12 @@ export class ComponentTaskRunner {
   readonly #failed = new Map<string, unknown>();
   /** The glue import the next request pays for, counted as its instantiation. */
   #importMs = 0;
+  readonly #services: ComponentServices;
 
-  constructor(pool: MemoryPool, bundles: BundleShelf) {
+  constructor(pool: MemoryPool, bundles: BundleShelf, services: ComponentServices) {
     this.#runner = new ComponentRunner(pool);
     this.#bundles = bundles;
+    this.#services = services;
   }
 
   /**
@@ -115,9 +130,16 @@ export class ComponentTaskRunner {
       this.#failed.delete(digest);
     } else {
       try {
+        const deadline = performance.now() + request.limits.timeoutMs;
         result = this.#runner.run(component, requestHead(request), request.body ? [request.body] : EMPTY, {
           limits: componentLimits(request.limits),
-          grants: { env: request.env, preopens: this.#preopens(request) },
+          grants: {
+            env: request.env,
+            preopens: this.#preopens(request),
+            config: request.config,
+            ...this.#keyValue(request),
+            ...(request.outbound ? { outbound: this.#outbound(id, deadline) } : {}),
+          },
         });
         outcome = result.ok ? RESPONDED : componentOutcome(result.error, request.limits.timeoutMs);
         metrics.instantiateMs += result.instantiateMs;
@@ -154,6 +176,29 @@ export class ComponentTaskRunner {
     this.#ready.delete(digest);
     this.#failed.delete(digest);
     this.#runner.forget(digest);
+  }
+
+  /** The stores the request may open, on this thread's connection to the engine's store. */
+  #keyValue(request: ComponentCall): Pick<ComponentGrants, 'keyValue'> {
+    const granted = request.keyValue;
+    if (granted === undefined) return {};
+    if (this.#services.keyValue === undefined) {
+      throw new Error('a key-value store was granted, but this thread has none');
+    }
+    return { keyValue: { store: this.#services.keyValue(), app: granted.app, labels: granted.labels } };
+  }
+
+  /** Outgoing requests of invocation `id`, each checked, sent and read whole on the main thread. */
+  #outbound(id: number, deadline: number): OutboundHttp {
+    const hostCalls = this.#services.hostCalls;
+    return {
+      send: (request): OutgoingOutcome => {
+        const reply = hostCalls.call(id, { kind: 'outbound', request }, deadline) as OutboundReply;
+        return reply.ok
+          ? { ok: true, status: reply.status, headers: reply.headers, body: reply.body }
+          : { ok: false, error: witErrorCode(reply.error) };
+      },
+    };
   }
 
   /** The request's bundles, each mounted read-only at its guest path. */

@@ -11,8 +11,10 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { SyncKeyValueStore } from '../kv/key-value-store.js';
 import { relayedStdin } from './command-stdio.js';
 import { ComponentTaskRunner } from './component-task.js';
+import { HostCallClient } from './host-call.js';
 import { InvocationRunner } from './invocation-runner.js';
 import { MemoryPool } from './memory-pool.js';
 import type { ComponentMessage, FromWorker, ToWorker, WorkerSetup } from './protocol.js';
@@ -22,15 +24,30 @@ if (parentPort) {
   const setup = workerData as WorkerSetup;
   lowerPriority(setup.nice);
   const memories = new MemoryPool(setup.memoryPool);
+  // The store's modules (SQLite's binding, the relay client) load only in an engine that has one.
+  const keyValueHandle = setup.keyValue;
+  const kv = keyValueHandle === undefined ? undefined : await import('../kv/open-sync-store.js');
+  let store: SyncKeyValueStore | undefined;
+  const keyValue =
+    kv === undefined || keyValueHandle === undefined
+      ? undefined
+      : (): SyncKeyValueStore => {
+          store ??= kv.openSyncStore(keyValueHandle);
+          return store;
+        };
   const runner = new InvocationRunner(
     {
       post: (message) => port.postMessage(message satisfies FromWorker),
       streamedStdin: () => relayedStdin(setup.stdin, port),
+      ...(keyValue === undefined ? {} : { keyValue }),
     },
     setup.output,
     memories,
   );
-  const components = new ComponentTaskRunner(memories, runner);
+  const hostCalls = new HostCallClient(setup.hostCalls, (message) =>
+    port.postMessage(message satisfies FromWorker),
+  );
+  const components = new ComponentTaskRunner(memories, runner, { keyValue, hostCalls });
   const running = new Int32Array(setup.running);
   const sweeper = setInterval(() => runner.sweep(performance.now()), runner.sweepIntervalMs / 2);
   sweeper.unref();

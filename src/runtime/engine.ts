@@ -32,8 +32,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import type { OutboundRequest } from '../component/host/outgoing-handler.js';
 import { type CompiledComponent, compileComponent, transpileComponent } from '../component/transpile.js';
 import { IsolaError } from '../errors.js';
+import type { SyncStoreHandle } from '../kv/key-value-store.js';
 import {
   INVOCATION_LIMIT_DEFAULTS,
   type InvocationLimits,
@@ -41,6 +43,8 @@ import {
   resolveLimitMaxima,
   WASM_PAGE_BYTES,
 } from '../limits.js';
+import { OutboundClient, type OutboundClientOptions } from '../outbound/client.js';
+import { OutboundError } from '../outbound/error-code.js';
 import { MemoryBundle, type MemoryBundleOptions } from '../wasi/index.js';
 import { importMemory } from '../wasm/import-memory.js';
 import { checkImportSignatures, WASI_PREVIEW1_SIGNATURES } from '../wasm/import-signatures.js';
@@ -55,6 +59,7 @@ import {
 } from '../wasm/module-info.js';
 import { type PreinitOptions, preinitialize } from '../wasm/preinit.js';
 import { ComponentInvocation } from './component-invocation.js';
+import type { OutboundReply } from './host-call.js';
 import { INLINE_DEFAULTS, InlineLane, type InlineOptions } from './inline-lane.js';
 import { Invocation, type InvocationResult } from './invocation.js';
 import { MEMORY_POOL_DEFAULTS, type MemoryPoolOptions } from './memory-pool.js';
@@ -69,6 +74,7 @@ import type {
   InstanceMode,
   InvocationConfig,
   InvocationMetrics,
+  KeyValueGrant,
   MemoryPlan,
   StdinPlan,
 } from './protocol.js';
@@ -97,6 +103,12 @@ export interface EngineOptions {
   workerNice?: number;
   /** Running proven-short invocations on the calling thread (inline-lane.ts). Default `INLINE_DEFAULTS`. */
   inline?: Partial<InlineOptions>;
+  /**
+   * The key-value store guests are granted buckets of (`InvokeRequest.keyValue`): the connector
+   * `KeyValueStore.workerConnector()` resolves to, called once per worker thread. Default: none,
+   * and an invocation granted a store is refused.
+   */
+  keyValue?: () => SyncStoreHandle;
 }
 
 export const ENGINE_DEFAULTS = Object.freeze({
@@ -139,6 +151,11 @@ export interface InvokeRequest {
   dirs?: readonly DirGrant[];
   /** Bundles (`loadBundle`) to mount read-only, each at its guest path. Default: none. */
   bundles?: readonly { bundle: LoadedBundle | string; guestPath: string }[];
+  /**
+   * Buckets of the engine's key-value store (`EngineOptions.keyValue`), each mounted as a
+   * directory at its guest path (src/wasi/fs/kv-directory.ts). Default: none.
+   */
+  keyValue?: readonly KeyValueGrant[];
   /** Stdin: bytes, a string (UTF-8) or a stream read on demand. Default: at end of input. */
   stdin?: Uint8Array | string | Readable;
   /** `_start` (the default for a command), or an exported function with numeric arguments. */
@@ -196,6 +213,16 @@ export interface ComponentInvokeRequest {
   env?: readonly (readonly [name: string, value: string])[];
   /** Bundles (`loadBundle`) to mount read-only, each at its guest path. Default: none. */
   bundles?: readonly { bundle: LoadedBundle | string; guestPath: string }[];
+  /** Stores of the engine's key-value store the component may open (wasi:keyvalue), by label. Default: none. */
+  keyValue?: { app: string; labels: readonly string[] };
+  /** What wasi:config/store answers: the component's variables by name. Default: none. */
+  config?: readonly (readonly [name: string, value: string])[];
+  /**
+   * How the component's outgoing requests are checked and sent: one `OutboundClient` per request
+   * is made from these options when the component first calls out, and closed when it ends.
+   * Default: every outgoing request is denied (`HTTP-request-denied`).
+   */
+  outbound?: OutboundClientOptions;
   /** Overrides of the engine's limits, within the operator's maxima. */
   limits?: Partial<InvocationLimits>;
 }
@@ -235,6 +262,8 @@ export class Engine {
   readonly #bundles = new Map<string, HeldBundle>();
   readonly #inline: InlineLane | undefined;
   readonly #sweeper: NodeJS.Timeout | undefined;
+  /** Whether the engine has a key-value store to grant. */
+  readonly #keyValue: boolean;
   #nextId = 1;
 
   constructor(options: EngineOptions = {}) {
@@ -271,7 +300,15 @@ export class Engine {
     });
     const nice = options.workerNice ?? ENGINE_DEFAULTS.workerNice;
     checkOption('workerNice', nice, 0, 19);
-    this.#pool = new WorkerPool({ workers, spares, maxQueue, memoryPool, nice });
+    this.#keyValue = options.keyValue !== undefined;
+    this.#pool = new WorkerPool({
+      workers,
+      spares,
+      maxQueue,
+      memoryPool,
+      nice,
+      ...(options.keyValue === undefined ? {} : { keyValue: options.keyValue }),
+    });
     const inline = { ...INLINE_DEFAULTS, ...options.inline };
     checkOption('inline.fuel', inline.fuel, 1, Number.MAX_SAFE_INTEGER);
     checkOption('inline.promoteAfterRuns', inline.promoteAfterRuns, 1, 1_000_000);
@@ -479,6 +516,7 @@ export class Engine {
       env: envOf(request.env),
       dirs: request.dirs ?? [],
       bundles: bundleGrantsOf(request.bundles),
+      keyValue: this.#keyValueGrants(request.keyValue),
       limits,
       entry,
       instance,
@@ -556,9 +594,15 @@ export class Engine {
       );
     }
     const call = componentCallOf(request, limits);
+    if (request.keyValue !== undefined && request.keyValue.labels.length > 0) {
+      const { app, labels } = request.keyValue;
+      this.#keyValueGrants(labels.map((label) => ({ app, label })));
+    }
     const deliveries = this.#deliveriesFor(request.bundles);
     const invocation = new ComponentInvocation(this.#nextId++);
     const submittedAt = performance.now();
+    const outbound = request.outbound;
+    let client: OutboundClient | undefined;
     this.#pool.submit({
       kind: 'component',
       id: invocation.id,
@@ -568,11 +612,47 @@ export class Engine {
       request: call,
       bundles: deliveries,
       onOutput: (which, chunk) => invocation.output(which, chunk),
+      onHostCall: (hostCall) => {
+        if (outbound === undefined) throw new Error('the component was granted no outbound requests');
+        client ??= new OutboundClient(outbound);
+        return sendOutbound(client, hostCall.request);
+      },
       onDone: (outcome, done, worker, startedAt) => {
+        client?.close();
         invocation.settle(outcome, done?.response, settledMetrics(done, worker, startedAt, submittedAt));
       },
     });
     return invocation;
+  }
+
+  /** Checks key-value grants: each needs the engine's store, an app and a label. */
+  #keyValueGrants<Grant extends { app: string; label: string }>(
+    grants: readonly Grant[] | undefined,
+  ): readonly Grant[] {
+    if (grants === undefined || grants.length === 0) return [];
+    if (!this.#keyValue) {
+      throw new IsolaError(
+        'E_ARGUMENT_INVALID',
+        `the invocation is granted key-value store "${grants[0]?.label}" but the engine has none: ` +
+          'create the engine with a store (EngineOptions.keyValue)',
+        { label: grants[0]?.label },
+      );
+    }
+    for (const grant of grants) {
+      if (
+        typeof grant.app !== 'string' ||
+        grant.app === '' ||
+        typeof grant.label !== 'string' ||
+        grant.label === ''
+      ) {
+        throw new IsolaError(
+          'E_ARGUMENT_INVALID',
+          'a key-value grant needs an app and a store label, e.g. { app: "shop", label: "default" }',
+          {},
+        );
+      }
+    }
+    return grants;
   }
 
   /** The bundles a request mounts, as they are sent to a worker; throws for one not loaded. */
@@ -620,6 +700,11 @@ export class Engine {
     const invocation = this.invoke(module, request);
     const result = await invocation.result;
     return { ...result, ...invocation.collected() };
+  }
+
+  /** Whether the engine has a key-value store to grant buckets of (`EngineOptions.keyValue`). */
+  get hasKeyValueStore(): boolean {
+    return this.#keyValue;
   }
 
   /** The engine's resolved default limits. */
@@ -719,8 +804,43 @@ function componentCallOf(request: ComponentInvokeRequest, limits: InvocationLimi
     body: body === undefined || body.length === 0 ? undefined : body,
     env: request.env ?? [],
     bundles: bundleGrantsOf(request.bundles),
+    keyValue:
+      request.keyValue === undefined || request.keyValue.labels.length === 0
+        ? undefined
+        : { app: request.keyValue.app, labels: [...request.keyValue.labels] },
+    config: request.config ?? [],
+    outbound: request.outbound !== undefined,
     limits,
   };
+}
+
+/**
+ * Sends a component's outgoing request through the invocation's client and reads the response
+ * whole (the client bounds it by maxResponseBodyBytes); a failure is the wasi:http error-code it
+ * is named after, for the guest to handle.
+ */
+async function sendOutbound(client: OutboundClient, request: OutboundRequest): Promise<OutboundReply> {
+  const latin1 = new TextDecoder('latin1');
+  try {
+    const body = request.body.length === 0 ? undefined : Buffer.concat(request.body);
+    const response = await client.fetch({
+      method: request.method,
+      url: `${request.scheme}://${request.authority}${request.pathWithQuery}`,
+      headers: request.headers.map(([name, value]) => [name, latin1.decode(value)] as const),
+      body,
+    });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of response.body) chunks.push(chunk);
+    return {
+      ok: true,
+      status: response.status,
+      headers: response.headers.map(([name, value]) => [name, Buffer.from(value, 'latin1')]),
+      body: chunks,
+    };
+  } catch (error) {
+    if (error instanceof OutboundError) return { ok: false, error: error.toJSON() };
+    throw error;
+  }
 }
 
 function checkOption(name: string, value: number, min: number, max: number): void {
@@ -794,13 +914,14 @@ export const INLINE_WORKER = -1;
 /**
  * Whether running `config` twice is the same as running it once, so that an inline run stopped
  * midway can start over on a worker: a fresh instance, stdin that is all there (bytes), and
- * nothing it can write to but its own output.
+ * nothing it can write to but its own output (a key-value store is shared state: never replayable).
  */
 function isReplayable(config: InvocationConfig): boolean {
   return (
     config.instance.kind === 'fresh' &&
     config.stdin.kind !== 'stream' &&
-    config.dirs.every((dir) => dir.readOnly)
+    config.dirs.every((dir) => dir.readOnly) &&
+    config.keyValue.length === 0
   );
 }
 

@@ -7,6 +7,8 @@
  * a single message at the end.
  */
 import { IsolaError } from '../errors.js';
+import type { SyncKeyValueStore } from '../kv/key-value-store.js';
+import type { SyncKeyValueBucket } from '../kv/store.js';
 import {
   INVOCATION_LIMIT_DEFAULTS,
   type InvocationLimits,
@@ -17,6 +19,7 @@ import {
 import { ForwardingPreview1 } from '../wasi/forwarding.js';
 import {
   bytesSource,
+  createKeyValueDirectory,
   emptySource,
   type InputSource,
   MemoryBundle,
@@ -75,6 +78,8 @@ export interface RunnerPorts {
   post(message: OutputMessage): void;
   /** Stdin for an invocation fed from a stream (the worker's relayed channel). */
   streamedStdin(): InputSource;
+  /** The engine's key-value store, for invocations granted buckets of it; absent: none is granted. */
+  keyValue?(): SyncKeyValueStore;
 }
 
 export class InvocationRunner {
@@ -230,6 +235,7 @@ export class InvocationRunner {
   ): Outcome {
     const started = performance.now();
     let wasi: Wasi | undefined;
+    const buckets: SyncKeyValueBucket[] = [];
     try {
       wasi = buildWasi(
         config,
@@ -239,6 +245,7 @@ export class InvocationRunner {
         this.#ports,
         this.#bundles,
         this.#refuseWaiting,
+        buckets,
       );
       this.#preview1.attach(wasi.preview1);
       const { instance, memory, initialize } = instantiate();
@@ -253,7 +260,12 @@ export class InvocationRunner {
       return outcomeOf(error);
     } finally {
       this.#preview1.attach(undefined);
-      wasi?.close();
+      try {
+        // Files still open are written back to their buckets here, so the buckets close after.
+        wasi?.close();
+      } finally {
+        for (const bucket of buckets) bucket.close();
+      }
     }
   }
 
@@ -334,6 +346,7 @@ function buildWasi(
   ports: RunnerPorts,
   bundles: ReadonlyMap<string, MemoryBundle>,
   refuseWaiting: boolean,
+  buckets: SyncKeyValueBucket[],
 ): Wasi {
   const builder = new WasiBuilder()
     .args(config.args)
@@ -348,6 +361,18 @@ function buildWasi(
     const bundle = bundles.get(grant.digest);
     if (bundle === undefined) throw new Error(`bundle ${grant.digest} was never sent to this thread`);
     builder.preopenBundle(grant.guestPath, bundle);
+  }
+  if (config.keyValue.length > 0) {
+    if (ports.keyValue === undefined)
+      throw new Error('a key-value store was granted, but this thread has none');
+    const store = ports.keyValue();
+    for (const grant of config.keyValue) {
+      const bucket = store.open(grant.app, grant.label);
+      buckets.push(bucket);
+      builder.preopen(grant.guestPath, (limits) =>
+        createKeyValueDirectory(bucket, { readOnly: grant.readOnly, limits, storeLimits: store.limits }),
+      );
+    }
   }
   return builder.build();
 }

@@ -9,15 +9,18 @@
  *   component the first time), `forget` (a module, component or bundle was unloaded: drop it and
  *   its pooled memories).
  * - worker → main: `output` (a chunk of stdout or stderr while the guest runs), `stdin-read` (the
- *   guest wants input; answered through shared memory), then exactly one `done` per `invoke` or
- *   `component`.
+ *   guest wants input; answered through shared memory), `host-call` (a guest's host function
+ *   needs the main thread, e.g. for an outbound request; answered on the worker's host-call
+ *   channel, host-call.ts), then exactly one `done` per `invoke` or `component`.
  */
 import type { ComponentResponse } from '../component/run.js';
 import type { CompiledComponent } from '../component/transpile.js';
 import type { SerializedError } from '../errors.js';
+import type { SyncStoreHandle } from '../kv/index.js';
 import type { InvocationLimits } from '../limits.js';
 import type { MemoryBundleTransfer } from '../wasi/index.js';
 import type { StdinChannel, StdinRequest } from './command-stdio.js';
+import type { HostCallChannel, HostCallMessage } from './host-call.js';
 import type { MemoryPoolOptions } from './memory-pool.js';
 import type { OutputBuffers } from './output-buffer.js';
 
@@ -35,6 +38,18 @@ export interface DirGrant {
 export interface BundleGrant {
   digest: string;
   guestPath: string;
+}
+
+/**
+ * A key-value store granted to an invocation under its manifest label, holding `app`'s buckets
+ * (the engine's store, `EngineOptions.keyValue`). A preview1 guest sees it as a directory at
+ * `guestPath` (src/wasi/fs/kv-directory.ts); a component opens it by label (wasi:keyvalue).
+ */
+export interface KeyValueGrant {
+  app: string;
+  label: string;
+  guestPath: string;
+  readOnly: boolean;
 }
 
 /** A bundle as it is sent to a worker the first time one of its invocations mounts it. */
@@ -75,6 +90,7 @@ export interface InvocationConfig {
   env: readonly (readonly [name: string, value: string])[];
   dirs: readonly DirGrant[];
   bundles: readonly BundleGrant[];
+  keyValue: readonly KeyValueGrant[];
   limits: InvocationLimits;
   entry: Entry;
   instance: InstanceMode;
@@ -169,6 +185,8 @@ export interface InvokeMessage {
   bundles: readonly BundleGrant[] | undefined;
   /** Bundles this worker has not been sent yet; undefined when there are none. */
   deliveries: readonly BundleDelivery[] | undefined;
+  /** Undefined when there are none. */
+  keyValue: readonly KeyValueGrant[] | undefined;
   /** Undefined when the same (identical) limits went with this worker's previous invocation. */
   limits: InvocationLimits | undefined;
   /** Undefined for `_start`. */
@@ -185,6 +203,7 @@ const NO_STDIN: StdinPlan = Object.freeze({ kind: 'none' });
 const STREAM: StdinPlan = Object.freeze({ kind: 'stream' });
 const NO_DIRS: readonly DirGrant[] = Object.freeze([]);
 const NO_BUNDLES: readonly BundleGrant[] = Object.freeze([]);
+const NO_STORES: readonly KeyValueGrant[] = Object.freeze([]);
 
 /** The message for `config`, leaving out the limits when they are `lastLimits`. */
 export function toInvokeMessage(
@@ -206,6 +225,7 @@ export function toInvokeMessage(
     dirs: config.dirs.length === 0 ? undefined : config.dirs,
     bundles: config.bundles.length === 0 ? undefined : config.bundles,
     deliveries: deliveries?.length ? deliveries : undefined,
+    keyValue: config.keyValue.length === 0 ? undefined : config.keyValue,
     limits: config.limits === lastLimits ? undefined : config.limits,
     entry: config.entry.kind === 'start' ? undefined : config.entry,
     reuse: config.instance.kind === 'reuse' ? config.instance.invocations : undefined,
@@ -226,6 +246,7 @@ export function fromInvokeMessage(message: InvokeMessage, lastLimits: Invocation
     env: pairs(message.env),
     dirs: message.dirs ?? NO_DIRS,
     bundles: message.bundles ?? NO_BUNDLES,
+    keyValue: message.keyValue ?? NO_STORES,
     limits: message.limits ?? lastLimits,
     entry: message.entry ?? START,
     instance: message.reuse === undefined ? FRESH : { kind: 'reuse', invocations: message.reuse },
@@ -264,6 +285,12 @@ export interface ComponentCall {
   body: Uint8Array | undefined;
   env: readonly (readonly [name: string, value: string])[];
   bundles: readonly BundleGrant[];
+  /** Stores the component may open with wasi:keyvalue (by label), holding `app`'s buckets; undefined for none. */
+  keyValue: { app: string; labels: readonly string[] } | undefined;
+  /** What wasi:config/store answers: the component's variables, by name. */
+  config: readonly (readonly [name: string, value: string])[];
+  /** Whether outgoing requests go to the main thread to be checked and sent; when false, each is denied here. */
+  outbound: boolean;
   /** Always sent: a component request costs milliseconds, and one clone of its limits is noise there. */
   limits: InvocationLimits;
 }
@@ -294,7 +321,7 @@ export interface ReadyMessage {
   op: 'ready';
 }
 
-export type FromWorker = ReadyMessage | OutputMessage | DoneMessage | StdinRequest;
+export type FromWorker = ReadyMessage | OutputMessage | DoneMessage | StdinRequest | HostCallMessage;
 
 /** What a worker receives as `workerData`. */
 export interface WorkerSetup {
@@ -306,6 +333,10 @@ export interface WorkerSetup {
   memoryPool: MemoryPoolOptions;
   /** The nice value the worker thread gives itself (Linux), so guests yield the CPU to the main thread. */
   nice: number;
+  /** The engine's key-value store, opened in the worker when a guest is first granted one. */
+  keyValue: SyncStoreHandle | undefined;
+  /** Calls a guest's host functions make to the main thread (outbound HTTP). */
+  hostCalls: HostCallChannel;
 }
 
 function pairs(flat: readonly string[]): [string, string][] {

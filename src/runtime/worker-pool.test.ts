@@ -14,6 +14,7 @@ const CONFIG: InvocationConfig = {
   env: [],
   dirs: [],
   bundles: [],
+  keyValue: [],
   limits: INVOCATION_LIMIT_DEFAULTS,
   entry: { kind: 'start' },
   instance: { kind: 'fresh' },

@@ -20,8 +20,11 @@ import type { Readable } from 'node:stream';
 import type { Worker } from 'node:worker_threads';
 import type { CompiledComponent } from '../component/transpile.js';
 import { IsolaError } from '../errors.js';
+import type { SyncStoreHandle } from '../kv/key-value-store.js';
+import { transferListOf } from '../kv/worker-handle.js';
 import type { InvocationLimits } from '../limits.js';
 import { createStdinChannel, type StdinChannel, StdinRelay } from './command-stdio.js';
+import { createHostCallChannel, type HostCall, type HostCallServerEnd } from './host-call.js';
 import type { MemoryPoolOptions } from './memory-pool.js';
 import { createOutputBuffers, type OutputBuffers, unsentOutput } from './output-buffer.js';
 import type {
@@ -49,6 +52,8 @@ export interface WorkerPoolOptions {
   memoryPool: MemoryPoolOptions;
   /** The nice value of worker threads. */
   nice: number;
+  /** Makes each new worker its handle on the engine's key-value store. Default: no store. */
+  keyValue?: () => SyncStoreHandle;
 }
 
 /** One invocation as the pool handles it. */
@@ -63,6 +68,8 @@ interface TaskBase {
   /** Every bundle the invocation mounts, to send to a worker that has not had it yet. */
   bundles: readonly BundleDelivery[];
   onOutput(stream: 1 | 2, chunk: Uint8Array): void;
+  /** Serves a call the guest's host functions make to the main thread; none: every call fails. */
+  onHostCall?(call: HostCall): Promise<unknown>;
   /** `done` is the worker's answer; undefined when the task ended without one (deadline, crash, destroy). */
   onDone(outcome: Outcome, done: DoneMessage | undefined, worker: number, startedAt: number): void;
 }
@@ -105,6 +112,8 @@ interface Slot {
    */
   ready: boolean;
   relay: StdinRelay | undefined;
+  /** Where the answers to the worker's host calls go. */
+  hostCalls: HostCallServerEnd;
   timer: NodeJS.Timeout | undefined;
   /** Unsent guest output, readable here once the worker has stopped. */
   output: OutputBuffers;
@@ -236,6 +245,8 @@ export class WorkerPool {
     const output = createOutputBuffers();
     const running = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
     const index = this.#nextIndex++;
+    const hostCalls = createHostCallChannel();
+    const keyValue = this.#options.keyValue?.();
     const worker = spawnWorker('engine-worker', {
       workerData: {
         index,
@@ -244,7 +255,10 @@ export class WorkerPool {
         output,
         memoryPool: this.#options.memoryPool,
         nice: this.#options.nice,
+        keyValue,
+        hostCalls: hostCalls.worker,
       } satisfies WorkerSetup,
+      transferList: [hostCalls.worker.port, ...(keyValue === undefined ? [] : transferListOf(keyValue))],
       // Guest output reaches the main thread as messages, never through the worker's own stdio.
       stdout: true,
       stderr: true,
@@ -260,6 +274,7 @@ export class WorkerPool {
       startedAt: 0,
       ready: false,
       relay: undefined,
+      hostCalls: hostCalls.main,
       timer: undefined,
       output,
       limits: undefined,
@@ -268,6 +283,7 @@ export class WorkerPool {
     worker.on('message', (message: FromWorker) => this.#onMessage(slot, message));
     worker.once('error', (error) => this.#onCrash(slot, `failed: ${error.message}`));
     worker.once('exit', (code) => {
+      slot.hostCalls.close();
       if (slot.stopping !== undefined) this.#settleStopped(slot);
       else this.#onCrash(slot, `exited with code ${code}`);
     });
@@ -321,6 +337,20 @@ export class WorkerPool {
     }
     if (message.op === 'stdin-read') {
       if (slot.relay !== undefined) void slot.relay.serve(message);
+      return;
+    }
+    if (message.op === 'host-call') {
+      const task = slot.stopping === undefined ? slot.tasks[0] : undefined;
+      void slot.hostCalls.answer(message.seq, async () => {
+        if (task?.id !== message.id || task.onHostCall === undefined) {
+          throw new IsolaError(
+            'E_INTERNAL',
+            `invocation ${message.id} made a ${message.call.kind} call the engine cannot serve`,
+            { id: message.id },
+          );
+        }
+        return task.onHostCall(message.call);
+      });
       return;
     }
     if (slot.stopping !== undefined) {

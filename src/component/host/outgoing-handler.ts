@@ -1,13 +1,13 @@
 /**
- * wasi:http/outgoing-handler 0.2. The seam for isola's outbound HTTP (src/outbound/: the
- * allow-list and client): an `OutboundHttp` decides each request and returns its outcome. Until
- * that is wired in, `DENY_ALL_OUTBOUND` refuses every request with `HTTP-request-denied`, the
+ * wasi:http/outgoing-handler 0.2. isola's outbound HTTP (src/outbound/: the allow-list, the
+ * address policy and the client) sits behind the `OutboundHttp` seam, which decides each request
+ * and returns its outcome. On an engine worker the engine's implementation sends the request to
+ * the main thread, which checks and sends it and logs it, and blocks until the whole response is
+ * there (runtime/host-call.ts): a guest call cannot wait for the event loop of its own thread.
+ * With no grant, `DENY_ALL_OUTBOUND` refuses every request with `HTTP-request-denied`, the
  * error-code wasi-http defines for a request the host will not send.
- *
- * A guest call cannot wait for the event loop (it runs on the thread that would serve the
- * socket), so a real client must complete the request before `handle` returns, e.g. from a
- * worker thread blocked in `Atomics.wait` on a client running on another thread.
  */
+import type { SerializedOutboundError } from '../../outbound/error-code.js';
 import type { HostContext } from './context.js';
 import { WitError } from './context.js';
 import {
@@ -35,6 +35,39 @@ export interface OutboundHttp {
 }
 
 const HTTP_REQUEST_DENIED: ErrorCode = Object.freeze({ tag: 'HTTP-request-denied' });
+
+/**
+ * The wasi:http `error-code` for an outbound failure (src/outbound/error-code.ts names each one
+ * after its case), with the payload its case carries in jco's shapes: `option<T>` is the value or
+ * undefined, a record an object of camel-cased fields.
+ */
+export function witErrorCode(error: SerializedOutboundError): ErrorCode {
+  switch (error.code) {
+    case 'DNS-error':
+      return { tag: error.code, val: { rcode: error.dns?.rcode, infoCode: error.dns?.infoCode } };
+    case 'TLS-alert-received':
+      return { tag: error.code, val: { alertId: undefined, alertMessage: undefined } };
+    case 'HTTP-request-body-size':
+    case 'HTTP-response-body-size':
+      return { tag: error.code, val: error.size === undefined ? undefined : BigInt(error.size) };
+    case 'HTTP-request-header-section-size':
+    case 'HTTP-request-trailer-section-size':
+    case 'HTTP-response-header-section-size':
+    case 'HTTP-response-trailer-section-size':
+    case 'HTTP-request-header-size':
+    case 'HTTP-response-transfer-coding':
+    case 'HTTP-response-content-coding':
+      return { tag: error.code, val: undefined };
+    case 'HTTP-request-trailer-size':
+    case 'HTTP-response-header-size':
+    case 'HTTP-response-trailer-size':
+      return { tag: error.code, val: { fieldName: undefined, fieldSize: undefined } };
+    case 'internal-error':
+      return { tag: error.code, val: error.message };
+    default:
+      return { tag: error.code };
+  }
+}
 
 /** Refuses every request: no outbound host is granted. */
 export const DENY_ALL_OUTBOUND: OutboundHttp = Object.freeze({
