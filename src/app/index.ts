@@ -9,6 +9,7 @@ export { globBase, globToRegExp, hasGlobSyntax } from './glob.js';
 export { LOCK_DEFAULTS, type LockOptions, lockApp, lockManifest } from './lock.js';
 export {
   DEFAULT_WAGI_ARGV,
+  KEY_VALUE_MOUNT_DIR,
   LOCKED_APP_VERSION,
   type LockedApp,
   type LockedApplication,

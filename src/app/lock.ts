@@ -21,6 +21,7 @@ import { scriptRuntime } from '../runtimes/registry.js';
 import { EntryBudget, lockFiles } from './files.js';
 import {
   DEFAULT_WAGI_ARGV,
+  KEY_VALUE_MOUNT_DIR,
   LOCKED_APP_VERSION,
   type LockedApp,
   type LockedComponent,
@@ -78,9 +79,12 @@ export async function lockManifest(
       files: await lockFiles(filesOf(component), context),
       environment: { ...component.environment },
       variables: lockComponentVariables(component, manifestPath),
+      allowedOutboundHosts: lockOutboundHosts(component, resolved, manifestPath),
+      keyValueStores: [],
       limits: limits.get(component.name)!,
       instance: instanceMode(component),
     };
+    locked.keyValueStores = lockKeyValueStores(component, locked.files, manifestPath);
     if (component.runtime !== undefined) locked.runtime = lockRuntime(component, locked.files, manifestPath);
     components.push(locked);
   }
@@ -112,6 +116,48 @@ export async function lockManifest(
     components,
     routes,
   };
+}
+
+/**
+ * Outbound hosts, which only a component can use: a WASI preview1 module has no way to open a
+ * connection, so granting it hosts would only look like a grant.
+ */
+function lockOutboundHosts(component: ComponentManifest, source: ResolvedSource, file: string): string[] {
+  const hosts = component.allowedOutboundHosts;
+  if (hosts.length > 0 && source.httpHandler === undefined) {
+    throw manifestError(
+      file,
+      `component.${component.name}.allowed_outbound_hosts: the component is a WASI preview1 module, which cannot make ` +
+        'outbound requests (only a wasi:http component can): remove the entries, or build the component for wasi:http',
+      { key: `component.${component.name}.allowed_outbound_hosts` },
+    );
+  }
+  return [...hosts];
+}
+
+/**
+ * Key-value stores. A preview1 guest sees each at `/kv/LABEL`, so none of its files may be placed
+ * there (the store's directory would hide them).
+ */
+function lockKeyValueStores(
+  component: ComponentManifest,
+  files: readonly LockedMount[],
+  file: string,
+): string[] {
+  const labels = component.keyValueStores;
+  for (const label of labels) {
+    const dir = `${KEY_VALUE_MOUNT_DIR}/${label}`;
+    const hidden = files.find((mount) => mount.guestPath === dir || mount.guestPath.startsWith(`${dir}/`));
+    if (hidden !== undefined) {
+      throw manifestError(
+        file,
+        `component.${component.name}.files: ${hidden.guestPath} lies in ${dir}, where key-value store "${label}" is mounted: ` +
+          'place the files somewhere else',
+        { key: `component.${component.name}.files` },
+      );
+    }
+  }
+  return [...labels];
 }
 
 /**

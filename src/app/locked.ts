@@ -52,6 +52,13 @@ export interface LockedComponent {
    * deploy. A WAGI guest sees each as an environment variable named by the upper-cased key.
    */
   variables: Readonly<Record<string, string>>;
+  /** Where a component (wasi:http) may send requests: `allowed_outbound_hosts` entries, each valid. */
+  allowedOutboundHosts: readonly string[];
+  /**
+   * Key-value store labels granted: a component opens them with wasi:keyvalue; a preview1 guest
+   * sees each as a directory at `KEY_VALUE_MOUNT_DIR/LABEL`.
+   */
+  keyValueStores: readonly string[];
   /** Overrides of the engine's invocation limits, each within its range; absent keys take the engine's. */
   limits: Readonly<Partial<InvocationLimits>>;
   instance: LockedInstanceMode;
@@ -68,6 +75,9 @@ export interface LockedRuntime {
 
 /** Where a runtime component's app directory appears in the guest. */
 export const RUNTIME_APP_DIR = '/app';
+
+/** Where a preview1 guest's key-value stores appear, one directory per label (`/kv/default`). */
+export const KEY_VALUE_MOUNT_DIR = '/kv';
 
 /** The component's WebAssembly file: a WASI preview1 core module. */
 export interface LockedSource {

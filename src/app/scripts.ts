@@ -52,6 +52,8 @@ export async function scriptsManifest(dir: string): Promise<Manifest | undefined
       files: [],
       environment: {},
       variables: {},
+      allowedOutboundHosts: [],
+      keyValueStores: [],
       limits: {},
     });
     const route = routeOf(script);

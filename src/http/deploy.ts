@@ -14,9 +14,16 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
-import { type LockedApp, type LockedComponent, type LockedRuntime, RUNTIME_APP_DIR } from '../app/index.js';
+import {
+  KEY_VALUE_MOUNT_DIR,
+  type LockedApp,
+  type LockedComponent,
+  type LockedRuntime,
+  RUNTIME_APP_DIR,
+} from '../app/index.js';
 import { IsolaError } from '../errors.js';
 import { parseTemplate, renderTemplate } from '../manifest/variable-template.js';
+import { AllowList, OutboundPolicy, type OutboundPolicyOptions } from '../outbound/index.js';
 import type { DirGrant, Engine, LoadedBundle, LoadedComponent, LoadedModule } from '../runtime/index.js';
 import { scriptRuntime } from '../runtimes/registry.js';
 import { resolveVariables, type VariableSources } from '../variables/index.js';
@@ -42,6 +49,8 @@ export interface DeployOptions {
    * environment of this process (`ISOLA_VARIABLE_<NAME>`), then the defaults.
    */
   variables?: VariableSources;
+  /** The operator's side of every component's outbound policy (trusted private networks). Default: none. */
+  outbound?: OutboundPolicyOptions;
   /**
    * Where prepared runtime modules (an interpreter snapshotted with an app, seconds to make) are
    * kept between deploys, by the digests they were made from. Default `defaultCacheDir()`.
@@ -81,7 +90,20 @@ export async function deployApp(
       const { dirs, files } = await filesOf(component, root);
       const bundle = Object.keys(files).length === 0 ? undefined : engine.loadBundle(files);
       if (bundle !== undefined) bundles.push(bundle);
-      const env = [...Object.entries(component.environment), ...variableEnvironment(component, values)];
+      const variables = renderVariables(component, values);
+      const env = [
+        ...Object.entries(component.environment),
+        ...variables.map(([name, value]) => [name.toUpperCase(), value] as [string, string]),
+      ];
+      const stores = component.keyValueStores;
+      if (stores.length > 0 && !engine.hasKeyValueStore) {
+        throw new IsolaError(
+          'E_KV_UNAVAILABLE',
+          `component "${component.name}" is granted key-value stores (${stores.join(', ')}) but this isola has no ` +
+            'key-value store: start it with one (isola up --key-value), or remove key_value_stores',
+          { component: component.name },
+        );
+      }
       const mounts = bundle === undefined ? [] : [{ bundle, guestPath: root }];
       // Frozen, so the engine resolves it once, not per request.
       const limits = Object.freeze({ ...component.limits });
@@ -95,6 +117,15 @@ export async function deployApp(
           env,
           bundles: mounts,
           limits,
+          config: variables,
+          ...(stores.length === 0 ? {} : { keyValue: { app: locked.application.name, labels: stores } }),
+          outbound: new OutboundPolicy(
+            AllowList.parse(
+              component.allowedOutboundHosts,
+              `component.${component.name}.allowed_outbound_hosts`,
+            ),
+            options.outbound ?? {},
+          ),
         });
         continue;
       }
@@ -109,6 +140,16 @@ export async function deployApp(
         dirs,
         bundles: mounts,
         limits,
+        ...(stores.length === 0
+          ? {}
+          : {
+              keyValue: stores.map((label) => ({
+                app: locked.application.name,
+                label,
+                guestPath: `${KEY_VALUE_MOUNT_DIR}/${label}`,
+                readOnly: false,
+              })),
+            }),
         ...(component.instance.kind === 'reuse'
           ? { instance: { reuse: component.instance.invocations } }
           : {}),
@@ -137,10 +178,11 @@ export async function deployApp(
 }
 
 /**
- * The component's variables, rendered from the app's values, as environment variables named by
- * the upper-cased key (the lock refused a key that `environment` also sets).
+ * The component's variables by name, rendered from the app's values: what wasi:config/store
+ * answers, and, upper-cased, environment variables (the lock refused a key that `environment`
+ * also sets).
  */
-function variableEnvironment(
+function renderVariables(
   component: LockedComponent,
   values: ReadonlyMap<string, string>,
 ): [string, string][] {
@@ -153,7 +195,7 @@ function variableEnvironment(
         {},
       );
     }
-    return [name.toUpperCase(), renderTemplate(parsed.parts, values)];
+    return [name, renderTemplate(parsed.parts, values)];
   });
 }
 

@@ -200,6 +200,7 @@ export class IsolaServer {
     const served = app.components.get(name) as WagiComponent | WasiHttpComponent;
     const log = {
       stderr: (line: string) => this.#log.app(app.name, name, requestId, line),
+      host: (line: string) => this.#log.app(app.name, name, requestId, line),
       failure: (reason: string) => {
         entry.reason = reason;
       },

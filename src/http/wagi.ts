@@ -32,6 +32,8 @@ export interface WagiComponent {
   dirs: readonly DirGrant[];
   /** In-memory bundles of the app's files, mounted read-only. Default none. */
   bundles?: InvokeRequest['bundles'];
+  /** Key-value stores, each mounted as a directory (`/kv/LABEL`). Default none. */
+  keyValue?: InvokeRequest['keyValue'];
   limits?: Partial<InvocationLimits>;
   instance?: InvokeRequest['instance'];
   /** The exported function to run; default `_start`. */
@@ -54,6 +56,8 @@ export interface WagiLog {
   stderr(line: string): void;
   /** Why an invocation was answered with an error status; not shown to the client. */
   failure(reason: string, outcome: Outcome | undefined): void;
+  /** A line from isola about what the guest did (an outbound request, allowed or denied). */
+  host?(line: string): void;
 }
 
 export type WagiResult =
@@ -87,6 +91,7 @@ export async function serveWagi(
       env: [...component.env, ...cgiEnvironment(cgi)],
       dirs: component.dirs,
       ...(component.bundles === undefined ? {} : { bundles: component.bundles }),
+      ...(component.keyValue === undefined ? {} : { keyValue: component.keyValue }),
       ...(stdin === undefined ? {} : { stdin }),
       ...(component.limits === undefined ? {} : { limits: component.limits }),
       ...(component.instance === undefined ? {} : { instance: component.instance }),

@@ -12,7 +12,14 @@
  */
 import { isIsolaError } from '../errors.js';
 import type { InvocationLimits } from '../limits.js';
-import type { Engine, InvokeRequest, LoadedComponent, Outcome } from '../runtime/index.js';
+import type { OutboundLogEntry, OutboundPolicy } from '../outbound/index.js';
+import type {
+  ComponentInvokeRequest,
+  Engine,
+  InvokeRequest,
+  LoadedComponent,
+  Outcome,
+} from '../runtime/index.js';
 import { errorResponse } from './error-response.js';
 import type { HttpRequest, HttpResponse } from './message.js';
 import { OVERLOAD_RETRY_AFTER_SECONDS, type WagiLog } from './wagi.js';
@@ -25,7 +32,23 @@ export interface WasiHttpComponent {
   env: readonly (readonly [string, string])[];
   /** In-memory bundles of the app's files, for `wasi:filesystem`. Default none. */
   bundles?: InvokeRequest['bundles'];
+  /** Key-value stores it may open (wasi:keyvalue). Default none. */
+  keyValue?: ComponentInvokeRequest['keyValue'];
+  /** Its variables by name, for `wasi:config/store`. Default none. */
+  config?: ComponentInvokeRequest['config'];
+  /** What its outgoing requests are checked against; each one is a line in the app's log. Default: all denied, unlogged. */
+  outbound?: OutboundPolicy;
   limits?: Partial<InvocationLimits>;
+}
+
+/** An outbound request as a line of the app's log: never its path or query, which may hold secrets. */
+function outboundLine(entry: OutboundLogEntry): string {
+  const result =
+    entry.outcome === 'ok'
+      ? `${entry.status}`
+      : `${entry.outcome}${entry.reason === undefined ? '' : `: ${entry.reason}`}`;
+  const via = entry.address === undefined ? '' : ` via ${entry.address}`;
+  return `isola: outbound ${entry.method} ${entry.origin}${via} -> ${result} (${entry.ms.toFixed(1)} ms)`;
 }
 
 /** Response fields the server frames itself (RFC 9110 §7.6.1), dropped from the component's. */
@@ -59,6 +82,16 @@ export async function serveWasiHttp(
       ...(body === undefined ? {} : { body }),
       env: served.env,
       ...(served.bundles === undefined ? {} : { bundles: served.bundles }),
+      ...(served.keyValue === undefined ? {} : { keyValue: served.keyValue }),
+      ...(served.config === undefined ? {} : { config: served.config }),
+      ...(served.outbound === undefined
+        ? {}
+        : {
+            outbound: {
+              policy: served.outbound,
+              log: (entry: OutboundLogEntry) => log.host?.(outboundLine(entry)),
+            },
+          }),
       ...(served.limits === undefined ? {} : { limits: served.limits }),
     });
   } catch (error) {

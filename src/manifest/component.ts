@@ -1,10 +1,11 @@
 /**
- * `[component.NAME]`: the Wasm source and what it is granted (files, environment) and limited to.
- * Grants that isola does not implement yet (outbound hosts, key-value stores) are
- * read and checked for shape, then refused when non-empty, so that a manifest never believes it
- * granted something it did not.
+ * `[component.NAME]`: the Wasm source and what it is granted (files, environment, outbound hosts,
+ * key-value stores, variables) and limited to. Each grant is checked for shape here, naming the
+ * key to fix; whether the source can use it is the lock's to check.
  */
 import { posix } from 'node:path';
+import { isIsolaError } from '../errors.js';
+import { AllowList } from '../outbound/allow-list.js';
 import { MANIFEST_LIMIT_KEYS, type ManifestLimitKey, type ManifestLimits } from './limits.js';
 import {
   type BuildSettings,
@@ -39,7 +40,7 @@ const COMPONENT_KEYS: KeySpec = {
   unsupported: {
     exclude_files: 'list only the files to include in files instead',
     allowed_http_hosts:
-      'it is the old spelling of allowed_outbound_hosts, which isola does not support yet either; remove it',
+      'it is the old spelling of allowed_outbound_hosts: rename it, writing each host as scheme://host[:port]',
     sqlite_databases: 'isola has no SQLite databases; remove it',
     ai_models: 'isola has no AI models; remove it',
     dependencies: 'isola does not compose components; remove it',
@@ -85,12 +86,13 @@ function readComponent(table: TableReader, name: string): ComponentManifest {
     files: runtime === undefined ? readFiles(table) : [],
     environment: readEnvironment(table),
     variables: readComponentVariables(table),
+    allowedOutboundHosts: readOutboundHosts(table),
+    keyValueStores: readKeyValueStores(table),
     limits: readLimits(table),
   };
   if (runtime !== undefined) component.runtime = runtime;
   const description = table.string('description');
   if (description !== undefined) component.description = description;
-  readUnsupportedGrants(table);
   const reuse = readInstanceReuse(table);
   if (reuse !== undefined) component.instanceReuse = reuse;
   const build = readBuild(table);
@@ -281,36 +283,46 @@ function readBuild(table: TableReader): BuildSettings | undefined {
   return settings;
 }
 
-/** Outbound hosts, key-value stores and variables: checked for shape, then refused when non-empty. */
-function readUnsupportedGrants(table: TableReader): void {
+/** `allowed_outbound_hosts`, each entry parsed as the client will check it. */
+function readOutboundHosts(table: TableReader): string[] {
+  const key = table.key('allowed_outbound_hosts');
   const hosts = table.stringArray(
     'allowed_outbound_hosts',
     'allowed_outbound_hosts = ["https://example.com"]',
   );
   hosts.forEach((host, index) => {
-    if (!/^[a-z*][a-z0-9+.-]*:\/\/[^\s/]+\/?$/i.test(host) && !host.includes('{{')) {
+    if (host.includes('{{')) {
       throw table.error(
-        `${table.key('allowed_outbound_hosts')}[${index}] "${host}" is not scheme://host[:port]: write e.g. "https://example.com"`,
-        { key: `${table.key('allowed_outbound_hosts')}[${index}]` },
+        `${key}[${index}] "${host}" uses a variable: isola does not expand variables in allowed_outbound_hosts; write the host itself, e.g. "https://api.example.com"`,
+        { key: `${key}[${index}]` },
       );
     }
   });
-  refuseNonEmpty(
-    table,
-    'allowed_outbound_hosts',
-    hosts.length,
-    'isola grants no outbound network access yet',
-  );
+  try {
+    AllowList.parse(hosts, key);
+  } catch (error) {
+    if (isIsolaError(error)) throw table.error(error.message, { key });
+    throw error;
+  }
+  return hosts;
+}
+
+/** `key_value_stores`: store labels, each once. */
+function readKeyValueStores(table: TableReader): string[] {
+  const key = table.key('key_value_stores');
   const stores = table.stringArray('key_value_stores', 'key_value_stores = ["default"]');
   stores.forEach((label, index) => {
-    if (!STORE_LABEL.test(label)) {
+    if (!STORE_LABEL.test(label) || label.length > 128) {
       throw table.error(
-        `${table.key('key_value_stores')}[${index}] "${label}" is not a store label: use kebab-case or snake_case, as in "default"`,
-        { key: `${table.key('key_value_stores')}[${index}]` },
+        `${key}[${index}] "${label}" is not a store label: use kebab-case or snake_case, as in "default"`,
+        { key: `${key}[${index}]` },
       );
     }
+    if (stores.indexOf(label) !== index) {
+      throw table.error(`${key} lists "${label}" twice: list each store once`, { key: `${key}[${index}]` });
+    }
   });
-  refuseNonEmpty(table, 'key_value_stores', stores.length, 'isola has no key-value stores yet');
+  return stores;
 }
 
 /** `variables = { key = "template" }`; the templates are checked against `[variables]` by the caller. */
@@ -327,13 +339,4 @@ function readComponentVariables(table: TableReader): Record<string, string> {
     variables[name] = template;
   }
   return variables;
-}
-
-function refuseNonEmpty(table: TableReader, key: string, count: number, reason: string): void {
-  if (count === 0) return;
-  throw table.error(
-    `${table.key(key)} is not supported yet: ${reason}; remove the entries (an empty value is fine)`,
-    { key: table.key(key) },
-    'E_MANIFEST_UNSUPPORTED',
-  );
 }

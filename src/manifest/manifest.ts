@@ -74,6 +74,16 @@ export interface ComponentManifest {
    * named by the upper-cased key).
    */
   variables: Readonly<Record<string, string>>;
+  /**
+   * `allowed_outbound_hosts`: where a component may send HTTP requests, in Spin's syntax
+   * (`scheme://host[:port]`, wildcards), each checked at read (src/outbound/allow-list.ts).
+   */
+  allowedOutboundHosts: readonly string[];
+  /**
+   * `key_value_stores`: the labels of the key-value stores the component may open (wasi:keyvalue),
+   * each also mounted for a WASI preview1 guest as a directory at `/kv/LABEL`.
+   */
+  keyValueStores: readonly string[];
   /** `instance_reuse = N`: one instance serves up to N invocations. Absent: a fresh instance each. */
   instanceReuse?: number;
   build?: BuildSettings;

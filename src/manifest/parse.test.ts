@@ -52,6 +52,8 @@ describe('parseManifest', () => {
           ],
           environment: { GREETING: 'hi' },
           variables: {},
+          allowedOutboundHosts: [],
+          keyValueStores: [],
           limits: { timeout_ms: 200, memory_limit_mb: 64 },
         },
       ],
@@ -96,12 +98,33 @@ describe('parseManifest', () => {
     assert.deepEqual(copy.details, { manifest: 'isola.toml', key: 'component.hello.limits.timeout_ms' });
   });
 
-  it('refuses a not-yet-supported grant with its own code', () => {
-    const error = refusal(
-      EXAMPLE.replace('source = "hello.wasm"', 'source = "hello.wasm"\nkey_value_stores = ["default"]'),
+  it('reads key-value stores and outbound hosts as granted', () => {
+    const text = EXAMPLE.replace(
+      'source = "hello.wasm"',
+      'source = "hello.wasm"\nkey_value_stores = ["default", "cache_2"]\nallowed_outbound_hosts = ["https://*.example.com", "http://localhost:8080"]',
     );
-    assert.equal(error.code, 'E_MANIFEST_UNSUPPORTED');
-    assert.equal(error.details.key, 'component.hello.key_value_stores');
+    const [component] = parseManifest(text).components;
+    assert.deepEqual(component?.keyValueStores, ['default', 'cache_2']);
+    assert.deepEqual(component?.allowedOutboundHosts, ['https://*.example.com', 'http://localhost:8080']);
+  });
+
+  it('refuses a bad outbound host naming its entry and what to write', () => {
+    const error = refusal(
+      EXAMPLE.replace('source = "hello.wasm"', 'source = "hello.wasm"\nallowed_outbound_hosts = ["example.com"]'),
+    );
+    assert.equal(error.code, 'E_MANIFEST_INVALID');
+    assert.match(error.message, /allowed_outbound_hosts\[0\] "example\.com"/);
+  });
+
+  it('refuses a store listed twice and a label that is not one', () => {
+    const twice = refusal(
+      EXAMPLE.replace('source = "hello.wasm"', 'source = "hello.wasm"\nkey_value_stores = ["a", "a"]'),
+    );
+    assert.match(twice.message, /lists "a" twice/);
+    const bad = refusal(
+      EXAMPLE.replace('source = "hello.wasm"', 'source = "hello.wasm"\nkey_value_stores = ["Default"]'),
+    );
+    assert.equal(bad.details.key, 'component.hello.key_value_stores[0]');
   });
 
   it('refuses an integer too large to hold exactly rather than rounding it', () => {
