@@ -12,25 +12,16 @@
  * The access log goes to stdout, one JSON object per line, or a short line per request when
  * stdout is a terminal; apps' stderr goes to stderr, each line tagged with its request id.
  */
-import { spawn } from 'node:child_process';
 import { type FSWatcher, watch } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  globToRegExp,
-  type LockedApp,
-  lockManifest,
-  SCRIPT_EXTENSIONS,
-  SCRIPTS_MANIFEST,
-  scriptsManifest,
-} from '../app/index.js';
+import type { LockedApp } from '../app/index.js';
 import { IsolaError, isIsolaError } from '../errors.js';
 import { type DeployedApp, deployApp, undeployApp } from '../http/deploy.js';
 import { type AccessLogEntry, IsolaServer, type ServerLog } from '../http/server.js';
-import { findManifest, type Manifest, readManifest } from '../manifest/index.js';
 import { Engine } from '../runtime/index.js';
 import { parseVariableAssignment, readVariablesFile, type VariableSources } from '../variables/index.js';
+import { buildAndLock, findApp } from './build-app.js';
 import { RUN_EXIT_CODES, type RunOutput, usageErrorWriter } from './run.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:3000';
@@ -133,99 +124,6 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
       ? RUN_EXIT_CODES.INTERNAL
       : RUN_EXIT_CODES.FAILURE;
   }
-}
-
-/** Runs the components' builds (all, or those whose inputs changed), then locks the app. */
-async function buildAndLock(
-  manifestPath: string,
-  changed: ReadonlySet<string> | undefined,
-): Promise<{ manifest: Manifest; locked: LockedApp }> {
-  const { path, manifest } = await readApp(manifestPath);
-  const root = dirname(path);
-  for (const component of manifest.components) {
-    const { name, build } = component;
-    if (build === undefined) continue;
-    const workdir = resolve(root, build.workdir ?? '.');
-    if (changed !== undefined && !needsBuild(changed, workdir, build.watch, resolve(root, component.source)))
-      continue;
-    for (const command of build.commands) await runBuild(name, command, workdir);
-  }
-  return { manifest, locked: await lockManifest(manifest, path) };
-}
-
-/**
- * The app `appPath` names: its manifest, or, for a directory with none that holds scripts, the
- * directory as an app of scripts (src/app/scripts.ts), named `DIR/(scripts)`.
- */
-async function findApp(appPath: string): Promise<string> {
-  try {
-    return await findManifest(appPath);
-  } catch (error) {
-    if (!isIsolaError(error, 'E_MANIFEST_READ') || !(await isDirectory(appPath))) throw error;
-    if ((await scriptsManifest(appPath)) === undefined) {
-      throw new IsolaError(
-        'E_MANIFEST_READ',
-        `${resolve(appPath)} holds no isola.toml, no spin.toml and no scripts (${Object.keys(SCRIPT_EXTENSIONS).join(', ')}): ` +
-          'create a manifest or a script, or pass the path of one',
-        { path: resolve(appPath) },
-      );
-    }
-    return join(resolve(appPath), SCRIPTS_MANIFEST);
-  }
-}
-
-async function readApp(path: string): Promise<{ path: string; manifest: Manifest }> {
-  if (basename(path) !== SCRIPTS_MANIFEST) return readManifest(path);
-  const manifest = await scriptsManifest(dirname(path));
-  if (manifest === undefined) {
-    throw new IsolaError('E_MANIFEST_READ', `${dirname(path)} holds no scripts any more: add one`, { path });
-  }
-  return { path, manifest };
-}
-
-function isDirectory(path: string): Promise<boolean> {
-  return stat(path).then(
-    (info) => info.isDirectory(),
-    () => false,
-  );
-}
-
-/**
- * Whether a change calls for a component's build: a changed file matching its watch globs, or,
- * with none, any changed file but its own output (which the build itself just wrote).
- */
-function needsBuild(
-  changed: ReadonlySet<string>,
-  workdir: string,
-  globs: readonly string[],
-  output: string,
-): boolean {
-  for (const file of changed) {
-    if (file === output) continue;
-    if (globs.length === 0) return true;
-    const path = relative(workdir, file);
-    if (globs.some((glob) => globToRegExp(glob).test(path))) return true;
-  }
-  return false;
-}
-
-function runBuild(component: string, command: string, cwd: string): Promise<void> {
-  process.stderr.write(`isola: building ${component}: ${command}\n`);
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('sh', ['-c', command], { cwd, stdio: ['ignore', 'inherit', 'inherit'] });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      if (code === 0) resolvePromise();
-      else
-        reject(
-          new IsolaError(
-            'E_APP_BUILD_FAILED',
-            `the build of component "${component}" failed (${signal ?? `exit code ${code}`}): fix \`${command}\` in ${cwd}`,
-            { component, command, code, signal },
-          ),
-        );
-    });
-  });
 }
 
 function sameApp(locked: LockedApp, deployed: DeployedApp): boolean {
