@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { defineBuildCommand } from './build.js';
+import { defineComponentizeCommand } from './componentize.js';
 import { defineRunCommand, RUN_EXIT_CODES, type RunOutput, usageErrorWriter } from './run.js';
 import { defineUpCommand } from './up.js';
 
@@ -25,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   defineRunCommand(program, output, done);
   defineUpCommand(program, output, done);
+  defineBuildCommand(program, output, done);
+  defineComponentizeCommand(program, output, done);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
