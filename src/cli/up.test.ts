@@ -131,6 +131,32 @@ describe('isola up', () => {
     }
   });
 
+  test('serves the C key-value example: state lives in the store, across requests and restarts', async () => {
+    const store = join(scratch, 'kv-counter.sqlite');
+    const args = ['examples/kv-counter', '--listen', '127.0.0.1:0', '--key-value', store];
+    let running = await up(args);
+    try {
+      assert.match(await (await fetch(`${running.origin}/counter`)).text(), /^visits: 1\nkeys: visits\n$/);
+      const put = await fetch(`${running.origin}/counter/note`, { method: 'PUT', body: 'kept' });
+      assert.equal(put.status, 201);
+      assert.equal(await (await fetch(`${running.origin}/counter/note`)).text(), 'kept');
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+    running = await up(args);
+    try {
+      assert.match(
+        await (await fetch(`${running.origin}/counter`)).text(),
+        /^visits: 2\nkeys: note visits\n$/,
+      );
+      assert.equal((await fetch(`${running.origin}/counter/note`, { method: 'DELETE' })).status, 200);
+      assert.equal((await fetch(`${running.origin}/counter/note`)).status, 404);
+      assert.equal((await fetch(`${running.origin}/counter/bad..name`)).status, 400);
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+  });
+
   test('serves the Python example: CPython reads the query string and a bundled file', async () => {
     const running = await up(['examples/python', '--listen', '127.0.0.1:0']);
     try {

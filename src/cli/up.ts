@@ -13,12 +13,13 @@
  * stdout is a terminal; apps' stderr goes to stderr, each line tagged with its request id.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { LockedApp } from '../app/index.js';
 import { IsolaError, isIsolaError } from '../errors.js';
 import { type DeployedApp, deployApp, undeployApp } from '../http/deploy.js';
 import { type AccessLogEntry, IsolaServer, type ServerLog } from '../http/server.js';
+import { createStore, type KeyValueConfig, type KeyValueStore } from '../kv/index.js';
 import { Engine } from '../runtime/index.js';
 import { parseVariableAssignment, readVariablesFile, type VariableSources } from '../variables/index.js';
 import { buildAndLock, findApp } from './build-app.js';
@@ -33,6 +34,7 @@ interface UpOptions {
   watch?: boolean;
   variable: string[];
   variablesFile?: string;
+  keyValue?: string;
 }
 
 export function defineUpCommand(program: Command, output: RunOutput, done: (code: number) => void): void {
@@ -49,6 +51,10 @@ export function defineUpCommand(program: Command, output: RunOutput, done: (code
       [] as string[],
     )
     .option('--variables-file <FILE>', 'app variable values, a TOML table of name = "value"')
+    .option(
+      '--key-value <STORE>',
+      "where the app's key-value stores live: a SQLite file, or redis://HOST:PORT (default: APP_DIR/.isola/kv.sqlite)",
+    )
     .configureOutput({ outputError: usageErrorWriter('isola up --help') })
     .action(async (app: string, options: UpOptions) => {
       done(await up(app, options, output));
@@ -76,31 +82,42 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
     output.error(`isola: ${messageOf(error)}`);
     return RUN_EXIT_CODES.USAGE;
   }
-  const engine = new Engine();
   const logLines = new LineBatch(process.stdout);
   const appLines = new LineBatch(process.stderr);
-  const server = new IsolaServer({ engine, log: consoleLog(logLines, appLines) });
+  let engine: Engine | undefined;
+  let server: IsolaServer | undefined;
+  let store: KeyValueStore | undefined;
   let current: DeployedApp | undefined;
   try {
     const manifestPath = await findApp(appPath);
     const built = await buildAndLock(manifestPath, undefined);
+    // The store is opened only for an app granted one, so other apps' directories stay clean.
+    if (built.locked.components.some((component) => component.keyValueStores.length > 0)) {
+      store = await createStore(keyValueConfig(options.keyValue, dirname(resolve(manifestPath))));
+    }
+    const live = new Engine(store === undefined ? {} : { keyValue: await store.workerConnector() });
+    engine = live;
+    const liveServer = new IsolaServer({ engine: live, log: consoleLog(logLines, appLines) });
+    server = liveServer;
     announceRuntimes(built.locked);
-    current = await deployApp(engine, built.locked, { variables });
-    server.setApp(current.http);
-    const address = await server.listen(listen.port, listen.host).catch((error: NodeJS.ErrnoException) => {
-      throw listenError(error, listen);
-    });
+    current = await deployApp(live, built.locked, { variables });
+    liveServer.setApp(current.http);
+    const address = await liveServer
+      .listen(listen.port, listen.host)
+      .catch((error: NodeJS.ErrnoException) => {
+        throw listenError(error, listen);
+      });
     printRoutes(built.locked, `http://${address.address}:${address.port}`);
     const watcher = options.watch
       ? watchApp(manifestPath, async (changed) => {
           try {
             const next = await buildAndLock(manifestPath, changed);
             if (current !== undefined && sameApp(next.locked, current)) return;
-            const deployed = await deployApp(engine, next.locked, { variables });
-            server.setApp(deployed.http);
+            const deployed = await deployApp(live, next.locked, { variables });
+            liveServer.setApp(deployed.http);
             const previous = current;
             current = deployed;
-            if (previous !== undefined) undeployApp(engine, previous);
+            if (previous !== undefined) undeployApp(live, previous);
             process.stdout.write(`isola: reloaded ${next.locked.application.name}\n`);
           } catch (error) {
             output.error(`isola: reload failed, still serving the previous version: ${messageOf(error)}`);
@@ -111,13 +128,15 @@ async function up(appPath: string, options: UpOptions, output: RunOutput): Promi
     watcher?.close();
     await server.close();
     await engine.close();
+    await store?.close();
     logLines.flush();
     appLines.flush();
     return 0;
   } catch (error) {
     output.error(`isola: ${messageOf(error)}`);
-    await server.close();
-    await engine.destroy();
+    await server?.close();
+    await engine?.destroy();
+    await store?.close().catch(() => undefined);
     logLines.flush();
     appLines.flush();
     return isIsolaError(error, 'E_INTERNAL') || !isIsolaError(error)
@@ -244,4 +263,10 @@ function listenError(error: NodeJS.ErrnoException, listen: { host: string; port:
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** `--key-value`: a Redis URL, or a SQLite file; by default `.isola/kv.sqlite` in the app's directory. */
+function keyValueConfig(option: string | undefined, appDir: string): KeyValueConfig {
+  if (option !== undefined && /^rediss?:\/\//.test(option)) return { backend: 'redis', url: option };
+  return { backend: 'sqlite', path: resolve(option ?? join(appDir, '.isola', 'kv.sqlite')) };
 }

@@ -16,7 +16,11 @@ import {
   type IoError,
   OutputStream,
   Pollable,
+  type Readiness,
 } from './io.js';
+
+const READY_NOW: Readiness = Object.freeze({ kind: 'now' });
+const NEVER_READY: Readiness = Object.freeze({ kind: 'never' });
 
 export type Method = { tag: string; val?: string };
 export type Scheme = { tag: 'HTTP' | 'HTTPS' } | { tag: 'other'; val: string };
@@ -497,6 +501,11 @@ export class OutgoingRequest extends HostResource {
     });
     return this.#body;
   }
+
+  /** Whether the request can be sent: its body finished, or never opened (an empty body). */
+  get complete(): boolean {
+    return this.#body === undefined || this.finished;
+  }
   method(): Method {
     return this.#method;
   }
@@ -549,24 +558,44 @@ export type OutgoingOutcome =
   | { ok: true; status: number; headers: FieldEntry[]; body: readonly Uint8Array[] }
   | { ok: false; error: ErrorCode };
 
-/** wasi:http/types `future-incoming-response`, already settled (isola's outbound calls complete before it is returned). */
+/**
+ * An outgoing request handed to `outgoing-handler.handle`, sent once its body is complete: a
+ * guest may call `handle` first and write the body afterwards (StarlingMonkey's fetch does), so
+ * `ready` says whether the body is finished (or was never opened) and `send` sends it, once.
+ */
+export interface PendingOutgoing {
+  ready(): boolean;
+  send(): OutgoingOutcome;
+}
+
+/**
+ * wasi:http/types `future-incoming-response`: ready once the request's body is finished; the
+ * request is sent (synchronously, see outgoing-handler.ts) when the guest first takes the result.
+ */
 export class FutureIncomingResponse extends HostResource {
-  readonly #outcome: OutgoingOutcome;
+  readonly #pending: PendingOutgoing;
   readonly #fields: (entries: FieldEntry[]) => Fields;
+  #outcome: OutgoingOutcome | undefined;
   #taken = false;
 
-  constructor(ctx: HostContext, outcome: OutgoingOutcome, fields: (entries: FieldEntry[]) => Fields) {
+  constructor(ctx: HostContext, pending: PendingOutgoing, fields: (entries: FieldEntry[]) => Fields) {
     super(ctx);
-    this.#outcome = outcome;
+    this.#pending = pending;
     this.#fields = fields;
   }
 
   subscribe(): Pollable {
-    return Pollable.ready(this.ctx);
+    return new Pollable(this.ctx, () =>
+      this.#outcome !== undefined || this.#pending.ready() ? READY_NOW : NEVER_READY,
+    );
   }
 
   get(): { tag: 'ok' | 'err'; val?: unknown } | undefined {
     if (this.#taken) return { tag: 'err', val: undefined };
+    if (this.#outcome === undefined) {
+      if (!this.#pending.ready()) return undefined;
+      this.#outcome = this.#pending.send();
+    }
     this.#taken = true;
     const outcome = this.#outcome;
     if (!outcome.ok) return { tag: 'ok', val: { tag: 'err', val: outcome.error } };

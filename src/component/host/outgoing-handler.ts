@@ -83,10 +83,14 @@ export function outgoingHandlerImports(
     'wasi:http/outgoing-handler': {
       handle: (request: OutgoingRequest, _options: RequestOptions | undefined) => {
         if (!(request instanceof OutgoingRequest)) throw new TypeError('not an outgoing-request');
-        const outcome = outbound.send({ ...request.describe(), body: request.collected.chunks });
-        // A refusal is the handle call's own error result, as wasmtime reports a denied request.
-        if (!outcome.ok) throw new WitError(outcome.error);
-        return new FutureIncomingResponse(ctx, outcome, classes.immutableFields);
+        const head = request.describe();
+        // A host that refuses every request says so at once, as the handle call's own error.
+        if (outbound === DENY_ALL_OUTBOUND) throw new WitError(HTTP_REQUEST_DENIED);
+        const pending = {
+          ready: () => request.complete,
+          send: () => outbound.send({ ...head, body: request.collected.chunks }),
+        };
+        return new FutureIncomingResponse(ctx, pending, classes.immutableFields);
       },
     },
   };
