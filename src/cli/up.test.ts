@@ -157,6 +157,73 @@ describe('isola up', () => {
     }
   });
 
+  test('serves the JavaScript component example: routing, a wasi:keyvalue counter, a wasi:config greeting', async () => {
+    const store = join(scratch, 'js-counter.sqlite');
+    const running = await up([
+      'examples/js-counter',
+      '--listen',
+      '127.0.0.1:0',
+      '--key-value',
+      store,
+      '--variable',
+      'greeting=Bonjour',
+    ]);
+    try {
+      assert.match(
+        await (await fetch(`${running.origin}/js/`)).text(),
+        /^Bonjour from a JavaScript component/,
+      );
+      const counts = await Promise.all(
+        Array.from({ length: 4 }, async () =>
+          Number(await (await fetch(`${running.origin}/js/count`, { method: 'POST' })).text()),
+        ),
+      );
+      assert.deepEqual(
+        counts.sort((a, b) => a - b),
+        [1, 2, 3, 4],
+      );
+      assert.equal(
+        (await fetch(`${running.origin}/js/notes/todo`, { method: 'PUT', body: 'milk' })).status,
+        201,
+      );
+      assert.deepEqual(await (await fetch(`${running.origin}/js/notes`)).json(), ['todo']);
+      assert.equal(await (await fetch(`${running.origin}/js/notes/todo`)).text(), 'milk');
+      assert.equal((await fetch(`${running.origin}/js/count`, { method: 'DELETE' })).status, 405);
+      assert.equal((await fetch(`${running.origin}/js/nowhere`)).status, 404);
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+  });
+
+  test('serves the outbound example: a granted host is reached, others are refused and logged', async () => {
+    const running = await up(['examples/outbound', '--listen', '127.0.0.1:0']);
+    try {
+      assert.match(
+        await (await fetch(`${running.origin}/outbound/allowed`)).text(),
+        /\/outbound\/time answered 200: \{"now":"/,
+      );
+      assert.match(
+        await (await fetch(`${running.origin}/outbound/denied`)).text(),
+        /example\.com\/ was refused/,
+      );
+      assert.match(await (await fetch(`${running.origin}/outbound/metadata`)).text(), /was refused/);
+    } finally {
+      assert.equal(await running.stop(), 0);
+    }
+    assert.match(
+      running.output.stderr,
+      /isola: outbound GET https:\/\/example\.com:443 -> HTTP-request-denied/,
+    );
+    assert.match(
+      running.output.stderr,
+      /isola: outbound GET http:\/\/169\.254\.169\.254:80 -> HTTP-request-denied/,
+    );
+    assert.match(
+      running.output.stderr,
+      /isola: outbound GET http:\/\/127\.0\.0\.1:\d+ via 127\.0\.0\.1 -> 200/,
+    );
+  });
+
   test('serves the Python example: CPython reads the query string and a bundled file', async () => {
     const running = await up(['examples/python', '--listen', '127.0.0.1:0']);
     try {
