@@ -3,7 +3,10 @@
  * imports built for this instance alone, core instances made from the modules compiled at deploy
  * (each handed a recycled, zeroed memory from a pool), `incoming-handler.handle` called once, and
  * the response read back. The glue jco generated runs synchronously, so `handle` returns only
- * when the guest is done: the response, its body and any error are all known then.
+ * when the guest is done. By default the whole response is known then; given a `ResponseStreamer`
+ * (`RunOptions.response`), the head and the body's bytes go to it as the guest sets and writes
+ * them, and it is told each time the guest is about to wait, so that it can pass on what it holds.
+ * The request body is either all at hand or a `BlockingBody` read as the guest reads its stream.
  *
  * One `ComponentRunner` per thread: it holds the glue modules that thread has imported, and a
  * memory pool (its own, or the thread's, shared with preview1 instances). It works unchanged
@@ -19,9 +22,22 @@ import { WASM_MAX_PAGES, WASM_PAGE_BYTES } from '../limits.js';
 import { MemoryPool, type MemoryPoolOptions } from '../runtime/memory-pool.js';
 import { GuestExit } from './host/cli.js';
 import { COMPONENT_LIMIT_DEFAULTS, type ComponentLimits, HostContext } from './host/context.js';
-import { IncomingRequest, type RequestHead, ResponseOutparam, ResponseState } from './host/http-types.js';
+import {
+  IncomingRequest,
+  type RequestHead,
+  type ResponseListener,
+  ResponseOutparam,
+  ResponseState,
+} from './host/http-types.js';
 import { type ComponentGrants, componentImports } from './host/imports.js';
-import { ChunksSource, EMPTY_SOURCE } from './host/io.js';
+import {
+  type ByteSource,
+  ChunksSource,
+  EMPTY_SOURCE,
+  lastOperationFailed,
+  onWaiting,
+  type Readiness,
+} from './host/io.js';
 import type { CompiledComponent, CoreMemory } from './transpile.js';
 
 /** A request as the HTTP layer hands it over. */
@@ -37,7 +53,7 @@ export interface ComponentRequest {
 export interface ComponentResponse {
   status: number;
   headers: [string, string][];
-  /** The body as the guest wrote it, one chunk per write. */
+  /** The body as the guest wrote it, one chunk per write; empty when it went to a `ResponseStreamer`. */
   body: Uint8Array[];
   /** The guest sent trailers; isola does not forward them. */
   trailersIgnored: boolean;
@@ -59,9 +75,26 @@ export type ComponentResult =
   | ({ ok: true; response: ComponentResponse } & ComponentRunMeasures)
   | ({ ok: false; error: IsolaError } & ComponentRunMeasures);
 
+/** Where a streamed response goes: its head and body as the guest answers (`ResponseListener`). */
+export interface ResponseStreamer extends ResponseListener {
+  /** The guest is about to wait (sleep in `poll`, read a request body still arriving): pass on what is held. */
+  waiting(): void;
+}
+
+/**
+ * A request body read on demand: `read` blocks the thread until it has put some bytes in
+ * `buffer` (their count) or the body has ended (0). It may throw E_GUEST_INPUT_LIMIT when the
+ * body passes the bytes the guest may be fed.
+ */
+export interface BlockingBody {
+  read(buffer: Uint8Array): number;
+}
+
 export interface RunOptions {
   limits?: Partial<ComponentLimits>;
   grants?: ComponentGrants;
+  /** Where the response goes as it is answered; default: kept whole, in the result. */
+  response?: ResponseStreamer;
 }
 
 type CoreInstantiate = (module: WebAssembly.Module, imports: WebAssembly.Imports) => WebAssembly.Instance;
@@ -134,11 +167,11 @@ export class ComponentRunner {
     return this.run(component, requestHead(request), body, options);
   }
 
-  /** Runs one fresh instance synchronously on a request whose body is already in `body`. */
+  /** Runs one fresh instance synchronously on a request whose body is in `body` or read from it. */
   run(
     component: CompiledComponent,
     head: RequestHead,
-    body: readonly Uint8Array[],
+    body: readonly Uint8Array[] | BlockingBody,
     options: RunOptions = {},
   ): ComponentResult {
     const started = performance.now();
@@ -154,7 +187,9 @@ export class ComponentRunner {
     }
     const limits = { ...COMPONENT_LIMIT_DEFAULTS, ...options.limits };
     const ctx = new HostContext(limits, started);
-    const state = new ResponseState();
+    const streamer = options.response;
+    const state = new ResponseState(streamer);
+    if (streamer !== undefined) onWaiting(ctx, () => streamer.waiting());
     const { imports, classes } = componentImports(ctx, options.grants ?? {}, state);
     const plan = this.#plan(component);
     const maxPages = Math.min(WASM_MAX_PAGES, Math.floor(limits.maxMemoryBytes / WASM_PAGE_BYTES));
@@ -179,7 +214,7 @@ export class ComponentRunner {
       if (handler === undefined) {
         throw new IsolaError('E_MODULE_COMPONENT', `the glue exports no ${component.handlerExport}`, {});
       }
-      const source = body.length === 0 ? EMPTY_SOURCE : new ChunksSource(body);
+      const source = bodySource(ctx, body, () => streamer?.waiting());
       handler.handle(
         new IncomingRequest(ctx, head, source, classes.immutableFields),
         new ResponseOutparam(ctx, state),
@@ -263,6 +298,72 @@ export function requestHead(request: Pick<ComponentRequest, 'method' | 'url' | '
   };
 }
 
+/** The guest's view of the request body: chunks at hand, or a body read as the guest reads. */
+function bodySource(
+  ctx: HostContext,
+  body: readonly Uint8Array[] | BlockingBody,
+  beforeRead: () => void,
+): ByteSource {
+  if (!Array.isArray(body)) return new BlockingBodySource(ctx, body as BlockingBody, beforeRead);
+  return body.length === 0 ? EMPTY_SOURCE : new ChunksSource(body);
+}
+
+/** Bytes asked of a `BlockingBody` per read, at most (the engine's stdin relay moves 64 KiB). */
+const BLOCKING_READ_BYTES = 64 * 1024;
+
+const READY_NOW: Readiness = Object.freeze({ kind: 'now' });
+
+/**
+ * A request body still arriving. A read blocks until bytes or the end are there, so the source
+ * says it is always ready: a guest that polls the body stream with a timer waits in the read,
+ * never past its deadline (the engine stops a thread blocked past it).
+ */
+class BlockingBodySource implements ByteSource {
+  readonly #ctx: HostContext;
+  readonly #body: BlockingBody;
+  readonly #beforeRead: () => void;
+  #ended = false;
+
+  constructor(ctx: HostContext, body: BlockingBody, beforeRead: () => void) {
+    this.#ctx = ctx;
+    this.#body = body;
+    this.#beforeRead = beforeRead;
+  }
+
+  read(max: number): Uint8Array | null {
+    if (this.#ended) return null;
+    if (max === 0) return new Uint8Array(0);
+    this.#beforeRead();
+    const buffer = new Uint8Array(Math.min(max, BLOCKING_READ_BYTES));
+    let length: number;
+    try {
+      length = this.#body.read(buffer);
+    } catch (error) {
+      if (isIsolaError(error, 'E_GUEST_INPUT_LIMIT'))
+        throw bodyTooLarge(this.#ctx.limits.maxRequestBodyBytes);
+      const message = error instanceof Error ? error.message : String(error);
+      throw lastOperationFailed(this.#ctx, `reading the request body failed: ${message}`);
+    }
+    if (length === 0) {
+      this.#ended = true;
+      return null;
+    }
+    return buffer.subarray(0, length);
+  }
+
+  readiness(): Readiness {
+    return READY_NOW;
+  }
+}
+
+function bodyTooLarge(limit: number): IsolaError {
+  return new IsolaError(
+    'E_GUEST_INPUT_LIMIT',
+    `the request body is larger than maxRequestBodyBytes (${limit} bytes): send less or raise the limit`,
+    { limit: 'maxRequestBodyBytes', value: limit },
+  );
+}
+
 /** The body as chunks, refusing more than `limit` bytes. */
 async function collectBody(
   body: ComponentRequest['body'],
@@ -274,13 +375,7 @@ async function collectBody(
   let bytes = 0;
   for await (const chunk of chunks) {
     bytes += chunk.length;
-    if (bytes > limit) {
-      return new IsolaError(
-        'E_GUEST_INPUT_LIMIT',
-        `the request body is larger than maxRequestBodyBytes (${limit} bytes): send less or raise the limit`,
-        { limit: 'maxRequestBodyBytes', value: limit },
-      );
-    }
+    if (bytes > limit) return bodyTooLarge(limit);
     collected.push(chunk);
   }
   return collected;

@@ -3,7 +3,11 @@
  * outgoing response and its body, the response outparam, and the outgoing-request resources the
  * outgoing handler takes. Semantics follow the WIT (wasi-http `types.wit`) and wasmtime-wasi-http
  * where the WIT leaves room: header names are lowercased, `forbidden` headers are wasmtime's
- * default list, and trailers are accepted and ignored (isola's responses carry none).
+ * default list, and trailers are accepted and ignored (isola's responses carry none; a request's
+ * trailers are never passed on, so `incoming-body.finish` resolves to none).
+ *
+ * The response is kept whole in `ResponseState` by default; given a `ResponseListener`, its head
+ * goes to the listener when `response-outparam.set` is called and its body as it is written.
  */
 import { IsolaError } from '../../errors.js';
 import { type HostContext, HostResource, WitError } from './context.js';
@@ -291,8 +295,20 @@ export class FutureTrailers extends HostResource {
   }
 }
 
+/**
+ * Where a response goes as the guest answers, instead of being kept whole: the head once, when
+ * `response-outparam.set` is called, then the body's bytes as they are written (`chunk` is valid
+ * only during the call: copy what is kept).
+ */
+export interface ResponseListener {
+  head(status: number, headers: readonly FieldEntry[]): void;
+  body(chunk: Uint8Array): void;
+}
+
 /** What the guest has answered so far; run.ts reads it when the handler returns. */
 export class ResponseState {
+  /** Where the head and body go as they are set; none: the body is kept in `chunks`. */
+  readonly listener: ResponseListener | undefined;
   status = 200;
   headers: readonly FieldEntry[] = [];
   readonly chunks: Uint8Array[] = [];
@@ -307,9 +323,13 @@ export class ResponseState {
   finished = false;
   /** Trailers the guest sent; isola does not forward them. */
   trailersIgnored = false;
+
+  constructor(listener?: ResponseListener) {
+    this.listener = listener;
+  }
 }
 
-/** The response body: kept as chunks, up to `maxResponseBodyBytes`. */
+/** The response body, up to `maxResponseBodyBytes`: kept as chunks, or passed to the state's listener. */
 class ResponseBodySink implements ByteSink {
   readonly #ctx: HostContext;
   readonly #state: ResponseState;
@@ -319,8 +339,13 @@ class ResponseBodySink implements ByteSink {
     this.#state = state;
   }
 
+  /**
+   * Not the bytes left under the limit: passing the limit ends the instance, it does not hold the
+   * guest back, and a `check-write` of 0 on a stream whose pollable is always ready would leave a
+   * guest that wants to write more polling until its deadline (StarlingMonkey does).
+   */
   capacity(): number {
-    return Math.max(0, this.#ctx.limits.maxResponseBodyBytes - this.#state.bodyBytes);
+    return this.#ctx.limits.maxBytesPerCall;
   }
 
   write(data: Uint8Array): void {
@@ -335,8 +360,10 @@ class ResponseBodySink implements ByteSink {
       );
     }
     if (data.length === 0) return;
-    this.#state.chunks.push(data.slice());
     this.#state.bodyBytes += data.length;
+    const listener = this.#state.listener;
+    if (listener === undefined) this.#state.chunks.push(data.slice());
+    else listener.body(data);
   }
 }
 
@@ -424,6 +451,7 @@ export class ResponseOutparam extends HostResource {
     if (response.tag === 'ok') {
       (response.val as OutgoingResponse).commit();
       state.set = true;
+      state.listener?.head(state.status, state.headers);
     } else {
       state.error = response.val as ErrorCode;
     }

@@ -63,6 +63,18 @@ export class Pollable extends HostResource {
   }
 }
 
+/**
+ * What an instance's owner runs before its guest sleeps in `poll` (to send response bytes it holds,
+ * so that a client is not kept waiting on a guest that waits). Keyed by the instance's context, so
+ * no instance can reach another's.
+ */
+const beforeWaiting = new WeakMap<HostContext, () => void>();
+
+/** Runs `hook` each time the guest of `ctx` is about to sleep in `poll`. */
+export function onWaiting(ctx: HostContext, hook: () => void): void {
+  beforeWaiting.set(ctx, hook);
+}
+
 /** Sleeps the thread until `time` (a `performance.now()` value). */
 function sleepUntil(time: number): void {
   const ms = time - performance.now();
@@ -99,6 +111,7 @@ export function poll(ctx: HostContext, pollables: readonly Pollable[]): Uint32Ar
         {},
       );
     }
+    beforeWaiting.get(ctx)?.();
     sleepUntil(Math.min(earliest, ctx.deadline));
   }
 }
