@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { COMPONENTS_DIR, componentFixtureBytes } from '../../test/fixtures/components/build.js';
 import { fixtureBytes } from '../../test/fixtures/paths.js';
 import { HELLO_STDOUT } from '../../test/support/guests.js';
@@ -240,6 +243,140 @@ describe('components on the engine', () => {
         `8 at once ${median(batches).toFixed(2)} ms per batch (${(median(batches) / 8).toFixed(2)} ms per request)`,
     );
     assert.ok(median(serial) < 1000);
+  });
+});
+
+/** When each line of the `/stream` route's body was written, by the guest's clock (Date.now()). */
+function writtenAt(text: string): number[] {
+  return [...text.matchAll(/written at (\d+)/g)].map((match) => Number(match[1]));
+}
+
+describe('streamed component responses and request bodies', () => {
+  const engine = new Engine({ workers: 2, spareWorkers: 1 });
+  let hello: LoadedComponent;
+  before(async () => {
+    mkdirSync(cacheDir, { recursive: true });
+    hello = await load(engine, 'hello-http');
+  });
+  after(() => engine.destroy());
+
+  test('a body written in chunks with pauses arrives chunk by chunk, the first before the last is written', async () => {
+    const invocation = engine.invokeComponent(hello, get('/stream?chunks=4&delay=150'));
+    const head = await invocation.head;
+    assert.equal(head?.status, 200);
+    assert.equal(invocation.settled, undefined, 'the head came while the handler still ran');
+    const arrivals: number[] = [];
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of invocation.body()) {
+      arrivals.push(Date.now());
+      chunks.push(chunk);
+    }
+    const written = writtenAt(Buffer.concat(chunks).toString());
+    assert.equal(written.length, 4);
+    assert.ok(chunks.length >= 4, `${chunks.length} chunks for 4 writes 150 ms apart`);
+    assert.ok(
+      (arrivals[0] as number) < (written[3] as number),
+      `the first chunk arrived at ${arrivals[0]}, before the last was written at ${written[3]}`,
+    );
+    const result = await invocation.result;
+    assert.deepEqual(result.outcome, { kind: 'return', values: [] });
+    assert.deepEqual(result.response?.body, [], 'the chunks went to the reader, not into the result');
+  });
+
+  test('a small response that ends at once comes whole with the outcome, the head and result together', async () => {
+    const invocation = engine.invokeComponent(hello, get('/'));
+    assert.equal((await invocation.head)?.status, 200);
+    assert.ok(invocation.settled, 'the head came with the done message');
+    assert.equal(text(await invocation.result), 'hello from a component\n');
+  });
+
+  test('a large request body stream is echoed while it is still being sent, not read whole first', async () => {
+    const payload = randomBytes(6 * 1024 * 1024);
+    let lastSent = 0;
+    async function* slowly() {
+      for (let offset = 0; offset < payload.length; offset += 256 * 1024) {
+        await sleep(5);
+        yield payload.subarray(offset, offset + 256 * 1024);
+      }
+      lastSent = performance.now();
+    }
+    const invocation = engine.invokeComponent(hello, {
+      method: 'POST',
+      url: 'http://app.test/echo',
+      headers: [],
+      body: Readable.from(slowly()),
+    });
+    let firstReceived = 0;
+    const hash = createHash('sha256');
+    let received = 0;
+    for await (const chunk of invocation.body()) {
+      firstReceived ||= performance.now();
+      hash.update(chunk);
+      received += chunk.length;
+    }
+    assert.deepEqual((await invocation.result).outcome, { kind: 'return', values: [] });
+    assert.equal(received, payload.length);
+    assert.equal(hash.digest('hex'), createHash('sha256').update(payload).digest('hex'));
+    assert.ok(
+      firstReceived < lastSent,
+      `the echo began ${(lastSent - firstReceived).toFixed(0)} ms before the request body was all sent`,
+    );
+  });
+
+  test('a request body stream past maxStdinBytes ends the component with that limit, before any head', async () => {
+    const invocation = engine.invokeComponent(hello, {
+      method: 'POST',
+      url: 'http://app.test/size',
+      headers: [],
+      body: Readable.from([Buffer.alloc(600 * 1024), Buffer.alloc(600 * 1024)]),
+      limits: { maxStdinBytes: 1024 * 1024 },
+    });
+    assert.equal(await invocation.head, undefined);
+    const { outcome } = await invocation.result;
+    assert.equal(outcome.kind === 'limit' && outcome.limit, 'maxStdinBytes');
+    const within = await engine.invokeComponent(hello, {
+      method: 'POST',
+      url: 'http://app.test/size',
+      headers: [],
+      body: Readable.from([Buffer.alloc(600 * 1024), Buffer.alloc(400 * 1024)]),
+      limits: { maxStdinBytes: 1024 * 1024 },
+    }).result;
+    assert.equal(answered(within).text, String(1000 * 1024));
+  });
+
+  test('a component stopped after its head cuts its body: the reader gets what was written, then an error', async () => {
+    // It writes two lines, then without end, until the host stops it at maxResponseBodyBytes.
+    const invocation = engine.invokeComponent(hello, get('/stream?chunks=2&delay=20&flood'));
+    assert.equal((await invocation.head)?.status, 200);
+    const chunks: Uint8Array[] = [];
+    await assert.rejects(
+      async () => {
+        for await (const chunk of invocation.body()) chunks.push(chunk);
+      },
+      (error) => isIsolaError(error) && /cut off/.test(error.message),
+    );
+    assert.match(Buffer.from(chunks[0] ?? []).toString(), /^chunk 1 written at/);
+    const result = await invocation.result;
+    assert.equal(result.outcome.kind === 'limit' && result.outcome.limit, 'maxResponseBodyBytes');
+    assert.equal(result.response, undefined);
+  });
+
+  test('the deadline mid-body cuts the body with E_GUEST_TIMEOUT; before any head, there is no head', async () => {
+    const streaming = engine.invokeComponent(hello, {
+      ...get('/stream?chunks=100&delay=100'),
+      limits: { timeoutMs: 600 },
+    });
+    assert.equal((await streaming.head)?.status, 200);
+    await assert.rejects(
+      async () => {
+        for await (const _ of streaming.body());
+      },
+      (error) => isIsolaError(error, 'E_GUEST_TIMEOUT'),
+    );
+    assert.deepEqual((await streaming.result).outcome, { kind: 'timeout', afterMs: 600 });
+    const sleeping = engine.invokeComponent(hello, { ...get('/sleep?ms=5000'), limits: { timeoutMs: 300 } });
+    assert.equal(await sleeping.head, undefined);
+    assert.equal((await sleeping.result).outcome.kind, 'timeout');
   });
 });
 

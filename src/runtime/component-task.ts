@@ -4,27 +4,38 @@
  * instance with the thread's `ComponentRunner`, and sort what happened into the `Outcome`s a
  * preview1 invocation ends in, so that callers map them to statuses the same way:
  *
- * - a complete response → `return` (no values), with the response beside it;
+ * - a complete response → `return` (no values), with the rest of the response beside it;
  * - a trap → `trap`; the deadline seen in a blocking host call → `timeout` (a guest computing
  *   past it is stopped by the pool, which terminates the thread);
  * - a component host limit → `limit`;
  * - no valid response (none set, an error-code, an unfinished body, an exit) → `error` with code
  *   E_GUEST_TRAP; a host failure → `error` with its own code.
+ *
+ * The response streams to the main thread while the guest runs (`StreamedResponse`), and a
+ * request body sent as `stream` is read through the thread's stdin relay as the guest reads it.
  */
 import type { ComponentLimits } from '../component/host/context.js';
 import type { ComponentPreopen } from '../component/host/filesystem.js';
 import type { OutgoingOutcome } from '../component/host/http-types.js';
 import type { ComponentGrants } from '../component/host/imports.js';
 import { type OutboundHttp, witErrorCode } from '../component/host/outgoing-handler.js';
-import { type ComponentResult, ComponentRunner, requestHead } from '../component/run.js';
+import {
+  type BlockingBody,
+  type ComponentResult,
+  ComponentRunner,
+  type ResponseStreamer,
+  requestHead,
+} from '../component/run.js';
 import type { CompiledComponent } from '../component/transpile.js';
 import { IsolaError } from '../errors.js';
 import type { SyncKeyValueStore } from '../kv/key-value-store.js';
 import type { InvocationLimits } from '../limits.js';
 import type { MemoryBundle } from '../wasi/index.js';
 import type { HostCallClient, OutboundReply } from './host-call.js';
+import { OUTPUT_FLUSH_MS } from './invocation-runner.js';
 import type { MemoryPool } from './memory-pool.js';
 import { outcomeOf } from './outcome.js';
+import { OUTPUT_CHUNK_BYTES } from './output-buffer.js';
 import type {
   BundleDelivery,
   ComponentCall,
@@ -32,6 +43,10 @@ import type {
   DoneMessage,
   LimitName,
   Outcome,
+  ResponseBodyMessage,
+  ResponseHead,
+  ResponseHeadMessage,
+  ResponseRest,
   WorkerMetrics,
 } from './protocol.js';
 
@@ -41,6 +56,10 @@ export interface ComponentServices {
   keyValue: (() => SyncKeyValueStore) | undefined;
   /** Calls to the main thread (outbound requests). */
   hostCalls: HostCallClient;
+  /** Sends part of a streaming response to the main thread, transferring `transfer`. */
+  post(message: ResponseHeadMessage | ResponseBodyMessage, transfer: ArrayBuffer[]): void;
+  /** A request body sent as `stream`, read from the main thread on demand (the thread's stdin relay). */
+  requestBody(): BlockingBody;
 }
 
 /** Where the thread keeps the bundles it was sent (the preview1 runner's, so each is sent once). */
@@ -66,6 +85,82 @@ const LIMIT_NAMES: Readonly<Record<string, LimitName>> = {
 };
 
 const EMPTY: readonly Uint8Array[] = Object.freeze([]);
+
+/**
+ * A component's response as it streams to the main thread, coalesced by the rules of preview1
+ * output (invocation-runner.ts, `ChunkedSink`): body bytes go in chunks of up to
+ * OUTPUT_CHUNK_BYTES, when the guest writes again with the oldest held byte OUTPUT_FLUSH_MS old,
+ * and whenever the guest is about to wait (a sleep, a request body read, an outbound request).
+ * The head is held with the first bytes, so a guest that answers at once and ends costs the
+ * `done` message alone, and one that fails before anything was sent is still answered with an
+ * error status. What is held at the end goes with `done` (`rest`).
+ */
+class StreamedResponse implements ResponseStreamer {
+  readonly #id: number;
+  readonly #post: ComponentServices['post'];
+  /** Set and not sent yet. */
+  #head: ResponseHead | undefined;
+  #buffer: Uint8Array | undefined;
+  #length = 0;
+  #oldest = 0;
+
+  constructor(id: number, post: ComponentServices['post']) {
+    this.#id = id;
+    this.#post = post;
+  }
+
+  head(status: number, headers: readonly (readonly [string, Uint8Array])[]): void {
+    this.#head = {
+      status,
+      headers: headers.map(([name, value]) => [name, Buffer.from(value).toString('latin1')]),
+    };
+  }
+
+  body(chunk: Uint8Array): void {
+    if (this.#length + chunk.length > OUTPUT_CHUNK_BYTES) this.waiting();
+    if (chunk.length >= OUTPUT_CHUNK_BYTES) {
+      this.#sendHead();
+      this.#sendBody(chunk.slice());
+      return;
+    }
+    if (this.#length === 0) this.#oldest = performance.now();
+    this.#buffer ??= new Uint8Array(OUTPUT_CHUNK_BYTES);
+    this.#buffer.set(chunk, this.#length);
+    this.#length += chunk.length;
+    if (performance.now() - this.#oldest >= OUTPUT_FLUSH_MS) this.waiting();
+  }
+
+  /** Sends what is held: the head, if set, and the body's bytes. */
+  waiting(): void {
+    this.#sendHead();
+    const held = this.#take();
+    if (held !== undefined) this.#sendBody(held);
+  }
+
+  /** What is held, for `done`. */
+  rest(trailersIgnored: boolean): ResponseRest {
+    const head = this.#head;
+    this.#head = undefined;
+    return { head, body: this.#take(), trailersIgnored };
+  }
+
+  #take(): Uint8Array | undefined {
+    if (this.#length === 0 || this.#buffer === undefined) return undefined;
+    const held = this.#buffer.slice(0, this.#length);
+    this.#length = 0;
+    return held;
+  }
+
+  #sendHead(): void {
+    if (this.#head === undefined) return;
+    this.#post({ op: 'response-head', id: this.#id, head: this.#head }, []);
+    this.#head = undefined;
+  }
+
+  #sendBody(chunk: Uint8Array): void {
+    this.#post({ op: 'response-body', id: this.#id, chunk }, [chunk.buffer as ArrayBuffer]);
+  }
+}
 
 export class ComponentTaskRunner {
   readonly #runner: ComponentRunner;
@@ -122,6 +217,7 @@ export class ComponentTaskRunner {
     const component = this.#components.get(digest);
     let result: ComponentResult | undefined;
     let outcome: Outcome;
+    const streamed = new StreamedResponse(id, this.#services.post);
     if (component === undefined) {
       outcome = outcomeOf(new Error(`component ${digest} was never sent to this worker`));
     } else if (!this.#ready.has(digest)) {
@@ -131,15 +227,16 @@ export class ComponentTaskRunner {
     } else {
       try {
         const deadline = performance.now() + request.limits.timeoutMs;
-        result = this.#runner.run(component, requestHead(request), request.body ? [request.body] : EMPTY, {
+        result = this.#runner.run(component, requestHead(request), this.#body(request), {
           limits: componentLimits(request.limits),
           grants: {
             env: request.env,
             preopens: this.#preopens(request),
             config: request.config,
             ...this.#keyValue(request),
-            ...(request.outbound ? { outbound: this.#outbound(id, deadline) } : {}),
+            ...(request.outbound ? { outbound: this.#outbound(id, deadline, streamed) } : {}),
           },
+          response: streamed,
         });
         outcome = result.ok ? RESPONDED : componentOutcome(result.error, request.limits.timeoutMs);
         metrics.instantiateMs += result.instantiateMs;
@@ -159,15 +256,17 @@ export class ComponentTaskRunner {
     };
     const transfer: ArrayBuffer[] = [];
     if (result?.ok) {
-      done.response = result.response;
-      for (const chunk of result.response.body) {
-        // Each chunk is a copy the host made of what the guest wrote, so its buffer is its own.
-        if (chunk.buffer instanceof ArrayBuffer && chunk.byteLength === chunk.buffer.byteLength) {
-          transfer.push(chunk.buffer);
-        }
-      }
+      done.response = streamed.rest(result.response.trailersIgnored);
+      // The held bytes are a copy of their own, so their buffer moves rather than being cloned.
+      if (done.response.body !== undefined) transfer.push(done.response.body.buffer as ArrayBuffer);
     }
     return { done, transfer };
+  }
+
+  /** The request body as the guest reads it: all here, or read on demand from the main thread. */
+  #body(request: ComponentCall): readonly Uint8Array[] | BlockingBody {
+    if (request.body === 'stream') return this.#services.requestBody();
+    return request.body === undefined ? EMPTY : [request.body];
   }
 
   /** Drops a component and its pooled memories. */
@@ -189,10 +288,12 @@ export class ComponentTaskRunner {
   }
 
   /** Outgoing requests of invocation `id`, each checked, sent and read whole on the main thread. */
-  #outbound(id: number, deadline: number): OutboundHttp {
+  #outbound(id: number, deadline: number, streamed: StreamedResponse): OutboundHttp {
     const hostCalls = this.#services.hostCalls;
     return {
       send: (request): OutgoingOutcome => {
+        // The guest waits for the reply: what it has answered so far goes first.
+        streamed.waiting();
         const reply = hostCalls.call(id, { kind: 'outbound', request }, deadline) as OutboundReply;
         return reply.ok
           ? { ok: true, status: reply.status, headers: reply.headers, body: reply.body }

@@ -1,8 +1,10 @@
 /**
  * An engine worker thread: runs invocations one at a time, as the main thread sends them, and
- * answers each with exactly one `done`. It runs at a lower priority than the main thread. Guest output streams back as `output` messages; a guest
- * reading a streamed stdin blocks in `Atomics.wait` on the worker's stdin channel, which
- * `worker.terminate()` can interrupt at the deadline.
+ * answers each with exactly one `done`. It runs at a lower priority than the main thread. Guest
+ * output streams back as `output` messages, a component's response as `response-head` and
+ * `response-body`; a guest reading a streamed stdin (or a component its streamed request body)
+ * blocks in `Atomics.wait` on the worker's stdin channel, which `worker.terminate()` can interrupt
+ * at the deadline.
  *
  * Preview1 invocations (`invoke`) and component requests (`component`) share the thread's memory
  * pool and bundles. A component's glue is imported the first time the thread runs it, which is
@@ -47,7 +49,12 @@ if (parentPort) {
   const hostCalls = new HostCallClient(setup.hostCalls, (message) =>
     port.postMessage(message satisfies FromWorker),
   );
-  const components = new ComponentTaskRunner(memories, runner, { keyValue, hostCalls });
+  const components = new ComponentTaskRunner(memories, runner, {
+    keyValue,
+    hostCalls,
+    post: (message, transfer) => port.postMessage(message satisfies FromWorker, transfer),
+    requestBody: () => relayedStdin(setup.stdin, port),
+  });
   const running = new Int32Array(setup.running);
   const sweeper = setInterval(() => runner.sweep(performance.now()), runner.sweepIntervalMs / 2);
   sweeper.unref();

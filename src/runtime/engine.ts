@@ -201,14 +201,18 @@ export interface LoadComponentOptions {
   cacheDir?: string;
 }
 
-/** A request to a component: the head, the whole body, and what the instance is granted. */
+/** A request to a component: the head, the body, and what the instance is granted. */
 export interface ComponentInvokeRequest {
   method: string;
   /** Absolute: scheme, authority, path and query. */
   url: string;
   headers: readonly (readonly [name: string, value: string])[];
-  /** The whole body (at most `limits.maxStdinBytes`). Default: empty. */
-  body?: Uint8Array;
+  /**
+   * The whole body, or a stream read as the component reads its body (its end is the body's).
+   * At most `limits.maxStdinBytes` either way: a stream that passes it ends the invocation with
+   * the `maxStdinBytes` limit outcome. Default: empty.
+   */
+  body?: Uint8Array | Readable;
   /** Environment variables (wasi:cli/environment). Default: none. */
   env?: readonly (readonly [name: string, value: string])[];
   /** Bundles (`loadBundle`) to mount read-only, each at its guest path. Default: none. */
@@ -567,8 +571,9 @@ export class Engine {
 
   /**
    * Starts a request to a loaded component on a worker (components never run inline) and returns
-   * at once. Throws, like `invoke`, before anything runs: when the request is invalid, its body is
-   * over maxStdinBytes (E_GUEST_INPUT_LIMIT), the component is not loaded (E_MODULE_NOT_LOADED),
+   * at once; the response streams through the invocation's `head` and `body()` (a body stream is
+   * read as the component reads it). Throws, like `invoke`, before anything runs: when the request
+   * is invalid, its body bytes are over maxStdinBytes (E_GUEST_INPUT_LIMIT), the component is not loaded (E_MODULE_NOT_LOADED),
    * the queue is full (E_OVERLOADED) or the engine is closed (E_ENGINE_CLOSED). Everything that
    * happens to the guest is in the invocation's result, which never rejects.
    */
@@ -611,7 +616,10 @@ export class Engine {
       component: cached.compiled,
       request: call,
       bundles: deliveries,
+      body: request.body instanceof Readable ? request.body : undefined,
       onOutput: (which, chunk) => invocation.output(which, chunk),
+      onHead: (head) => invocation.respond(head),
+      onBody: (chunk) => invocation.bodyChunk(chunk),
       onHostCall: (hostCall) => {
         if (outbound === undefined) throw new Error('the component was granted no outbound requests');
         client ??= new OutboundClient(outbound);
@@ -790,7 +798,7 @@ function componentCallOf(request: ComponentInvokeRequest, limits: InvocationLimi
       throw new IsolaError('E_ARGUMENT_INVALID', 'each header must be a [name, value] pair of strings', {});
     }
   }
-  if (body !== undefined && body.length > limits.maxStdinBytes) {
+  if (body instanceof Uint8Array && body.length > limits.maxStdinBytes) {
     throw new IsolaError(
       'E_GUEST_INPUT_LIMIT',
       `the request body is ${body.length} bytes, more than maxStdinBytes (${limits.maxStdinBytes}): raise the limit or send less`,
@@ -801,7 +809,7 @@ function componentCallOf(request: ComponentInvokeRequest, limits: InvocationLimi
     method,
     url,
     headers,
-    body: body === undefined || body.length === 0 ? undefined : body,
+    body: body instanceof Readable ? 'stream' : body === undefined || body.length === 0 ? undefined : body,
     env: request.env ?? [],
     bundles: bundleGrantsOf(request.bundles),
     keyValue:

@@ -9,11 +9,14 @@
  *   component the first time), `forget` (a module, component or bundle was unloaded: drop it and
  *   its pooled memories).
  * - worker → main: `output` (a chunk of stdout or stderr while the guest runs), `stdin-read` (the
- *   guest wants input; answered through shared memory), `host-call` (a guest's host function
- *   needs the main thread, e.g. for an outbound request; answered on the worker's host-call
- *   channel, host-call.ts), then exactly one `done` per `invoke` or `component`.
+ *   guest wants input, or a component's request body; answered through shared memory),
+ *   `host-call` (a guest's host function needs the main thread, e.g. for an outbound request;
+ *   answered on the worker's host-call channel, host-call.ts), `response-head` and then
+ *   `response-body` chunks (a component's response as it streams, each a notice that needs no
+ *   answer), then exactly one `done` per `invoke` or `component`. A component's `done` carries
+ *   what of its response was not streamed yet: the head, if it was never sent, and the body's
+ *   last bytes.
  */
-import type { ComponentResponse } from '../component/run.js';
 import type { CompiledComponent } from '../component/transpile.js';
 import type { SerializedError } from '../errors.js';
 import type { SyncStoreHandle } from '../kv/index.js';
@@ -261,8 +264,8 @@ export interface ForgetMessage {
 }
 
 /**
- * One wasi:http request for a component: a fresh instance handles it, and the worker answers with
- * one `done` whose `response` is set when the component produced a complete response.
+ * One wasi:http request for a component: a fresh instance handles it. Its response streams back
+ * as `response-head` and `response-body` messages, and the worker ends it with one `done`.
  */
 export interface ComponentMessage {
   op: 'component';
@@ -275,14 +278,17 @@ export interface ComponentMessage {
   deliveries: readonly BundleDelivery[] | undefined;
 }
 
-/** A request to a component, as plain data: the head, the whole body, and the instance's grants. */
+/** A request to a component, as plain data: the head, the body, and the instance's grants. */
 export interface ComponentCall {
   method: string;
   /** Absolute: scheme, authority, path and query. */
   url: string;
   headers: readonly (readonly [name: string, value: string])[];
-  /** Undefined for an empty body. */
-  body: Uint8Array | undefined;
+  /**
+   * The whole body; `stream` for one read as the guest reads it, through the worker's stdin
+   * channel (bounded by `limits.maxStdinBytes`); undefined for an empty body.
+   */
+  body: Uint8Array | 'stream' | undefined;
   env: readonly (readonly [name: string, value: string])[];
   bundles: readonly BundleGrant[];
   /** Stores the component may open with wasi:keyvalue (by label), holding `app`'s buckets; undefined for none. */
@@ -304,6 +310,36 @@ export interface OutputMessage {
   chunk: Uint8Array;
 }
 
+/** A component's response head: status and header fields (names lowercase, values latin1). */
+export interface ResponseHead {
+  status: number;
+  headers: [string, string][];
+}
+
+/** A component set its response: the head, sent before any of the body. */
+export interface ResponseHeadMessage {
+  op: 'response-head';
+  id: number;
+  head: ResponseHead;
+}
+
+/** Bytes of a component's response body, in order, after its `response-head`. */
+export interface ResponseBodyMessage {
+  op: 'response-body';
+  id: number;
+  chunk: Uint8Array;
+}
+
+/** What of a component's response its `done` brings that was not streamed before it. */
+export interface ResponseRest {
+  /** The head, when it was not sent in a `response-head`. */
+  head: ResponseHead | undefined;
+  /** The body's last bytes, not sent in a `response-body`. */
+  body: Uint8Array | undefined;
+  /** The component finished its body with trailers, which isola does not forward. */
+  trailersIgnored: boolean;
+}
+
 /** The end of an invocation, with the worker's metrics as fields of the message itself (one object less to clone). */
 export interface DoneMessage extends WorkerMetrics {
   op: 'done';
@@ -312,8 +348,8 @@ export interface DoneMessage extends WorkerMetrics {
   /** The output still buffered when the guest ended (most output of a small guest is only this). */
   stdout: Uint8Array | undefined;
   stderr: Uint8Array | undefined;
-  /** A component's complete response (outcome `return`); never set for a module's invocation. */
-  response?: ComponentResponse;
+  /** The rest of a component's response, when its outcome is `return`; never set for a module's invocation. */
+  response?: ResponseRest;
 }
 
 /** Sent once, when the worker listens: deadlines of invocations sent before it start only now. */
@@ -321,7 +357,14 @@ export interface ReadyMessage {
   op: 'ready';
 }
 
-export type FromWorker = ReadyMessage | OutputMessage | DoneMessage | StdinRequest | HostCallMessage;
+export type FromWorker =
+  | ReadyMessage
+  | OutputMessage
+  | ResponseHeadMessage
+  | ResponseBodyMessage
+  | DoneMessage
+  | StdinRequest
+  | HostCallMessage;
 
 /** What a worker receives as `workerData`. */
 export interface WorkerSetup {

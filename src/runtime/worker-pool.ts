@@ -35,6 +35,7 @@ import type {
   InvocationConfig,
   MemoryPlan,
   Outcome,
+  ResponseHead,
   ToWorker,
   WorkerSetup,
 } from './protocol.js';
@@ -89,6 +90,12 @@ export interface ComponentTask extends TaskBase {
   kind: 'component';
   component: CompiledComponent;
   request: ComponentCall;
+  /** The stream a `stream` request body is read from, as the guest reads it. */
+  body: Readable | undefined;
+  /** The component set its response: the head, before any of the body. */
+  onHead(head: ResponseHead): void;
+  /** Bytes of the response body, in order. */
+  onBody(chunk: Uint8Array): void;
 }
 
 interface Slot {
@@ -322,9 +329,8 @@ export class WorkerPool {
   #started(slot: Slot): void {
     const task = slot.tasks[0] as Task;
     slot.startedAt = performance.now();
-    if (task.kind === 'module' && task.config.stdin.kind === 'stream' && task.stdin !== undefined) {
-      slot.relay = new StdinRelay(slot.stdin, task.stdin, task.limits.maxStdinBytes);
-    }
+    const stream = task.kind === 'module' ? task.config.stdin.kind === 'stream' && task.stdin : task.body;
+    if (stream) slot.relay = new StdinRelay(slot.stdin, stream, task.limits.maxStdinBytes);
     const timeoutMs = task.limits.timeoutMs;
     slot.timer = setTimeout(() => this.#onTimeout(slot, task, timeoutMs), timeoutMs);
   }
@@ -353,20 +359,20 @@ export class WorkerPool {
       });
       return;
     }
-    if (slot.stopping !== undefined) {
-      // Output the worker sent before it was stopped still belongs to the stopped invocation.
-      if (message.op === 'output' && message.id === slot.stopping.task.id) {
-        slot.stopping.task.onOutput(message.stream, message.chunk);
-      }
-      return;
-    }
-    const task = slot.tasks[0];
+    // What the worker sent before it was stopped still belongs to the stopped invocation.
+    const task = slot.stopping === undefined ? slot.tasks[0] : slot.stopping.task;
     if (task === undefined || message.id !== task.id) return;
     if (message.op === 'output') {
       task.onOutput(message.stream, message.chunk);
       return;
     }
-    this.#finish(slot, task, message);
+    if (message.op === 'response-head' || message.op === 'response-body') {
+      if (task.kind !== 'component') return;
+      if (message.op === 'response-head') task.onHead(message.head);
+      else task.onBody(message.chunk);
+      return;
+    }
+    if (slot.stopping === undefined) this.#finish(slot, task, message);
   }
 
   #finish(slot: Slot, task: Task, done: DoneMessage): void {
