@@ -3,17 +3,25 @@
  * `wasi:http/incoming-handler`, a fresh instance per request on isola's own host
  * (src/component/), run by the engine on a worker under the component's deadline and limits.
  *
- * The request body is read whole first (the server already refused one declared past its
- * `maxBodyBytes`; the component's `maxStdinBytes` bounds it again), and the component's response
- * is answered whole once its handler has ended. How an invocation that went wrong is answered, as
- * for the WAGI executor: past its deadline → 504; a trap, a broken limit, no valid response, a
- * host error → 500; the engine's queue full → 503 with `Retry-After`; a body too large → 413.
- * Every error body names the request id; the reason goes to the log.
+ * Both bodies stream. The request body is read as the component reads it (a body declared past
+ * the component's `maxStdinBytes` is refused before anything runs; one that passes it as it
+ * arrives ends the component with that limit), and the response is answered as soon as the
+ * component sets its head, its body following as the component writes it. How an invocation that
+ * went wrong is answered, as for the WAGI executor:
+ * - before the head: past its deadline → 504; a request body too large → 413; a trap, another
+ *   broken limit, no valid response, a host error → 500; the engine's queue full → 503 with
+ *   `Retry-After`;
+ * - after the head: the body is cut off (the connection is aborted, so the client sees a broken
+ *   response, never a clean short one), and the reason goes to the log.
+ * Every error body names the request id; the reason goes to the log. Trailers are not forwarded
+ * either way: the component sees none on the request, and those it sets are dropped.
  */
+import { Readable } from 'node:stream';
 import { isIsolaError } from '../errors.js';
 import type { InvocationLimits } from '../limits.js';
 import type { OutboundLogEntry, OutboundPolicy } from '../outbound/index.js';
 import type {
+  ComponentInvocation,
   ComponentInvokeRequest,
   Engine,
   InvokeRequest,
@@ -60,6 +68,11 @@ const FRAMING_FIELDS = new Set([
   'upgrade',
 ]);
 
+/**
+ * Serves `request` with the component. Resolves with the response once the component has set its
+ * head (or ended without one); `outcome` is the invocation's when it had already ended by then,
+ * as a small response's has, and undefined while its body still streams.
+ */
 export async function serveWasiHttp(
   engine: Engine,
   served: WasiHttpComponent,
@@ -68,18 +81,21 @@ export async function serveWasiHttp(
   log: WagiLog,
 ): Promise<{ response: HttpResponse; outcome: Outcome | undefined }> {
   const maxBodyBytes = served.limits?.maxStdinBytes ?? engine.limits.maxStdinBytes;
-  const body = request.body === null ? undefined : await readBody(request.body, maxBodyBytes);
-  if (body === TOO_LARGE) {
-    log.failure(`the request body is over maxStdinBytes (${maxBodyBytes})`, undefined);
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > maxBodyBytes) {
+    log.failure(
+      `the declared request body of ${declared} bytes is over maxStdinBytes (${maxBodyBytes})`,
+      undefined,
+    );
     return { response: errorResponse(413, requestId), outcome: undefined };
   }
-  let invocation: ReturnType<Engine['invokeComponent']>;
+  let invocation: ComponentInvocation;
   try {
     invocation = engine.invokeComponent(served.component, {
       method: request.method,
       url: request.url.href,
       headers: [...request.headers],
-      ...(body === undefined ? {} : { body }),
+      ...(request.body === null ? {} : { body: Readable.fromWeb(request.body as never) }),
       env: served.env,
       ...(served.bundles === undefined ? {} : { bundles: served.bundles }),
       ...(served.keyValue === undefined ? {} : { keyValue: served.keyValue }),
@@ -103,43 +119,58 @@ export async function serveWasiHttp(
     const status = isIsolaError(error, 'E_GUEST_INPUT_LIMIT') ? 413 : 500;
     return { response: errorResponse(status, requestId), outcome: undefined };
   }
-  const result = await invocation.result;
-  if (result.stderr.length > 0) {
-    const lines = Buffer.from(result.stderr).toString('utf8').split('\n');
-    if (lines.at(-1) === '') lines.pop();
-    for (const line of lines) log.stderr(line);
+  void invocation.result.then((result) => forwardStderr(result.stderr, log));
+  const head = await invocation.head;
+  if (head === undefined) {
+    const { outcome } = await invocation.result;
+    log.failure(reasonOf(outcome), outcome);
+    return { response: errorResponse(failureStatus(outcome), requestId), outcome };
   }
-  const { outcome, response } = result;
-  if (outcome.kind === 'return' && response !== undefined) {
-    return {
-      response: {
-        status: response.status,
-        statusText: '',
-        headers: response.headers.filter(([name]) => !FRAMING_FIELDS.has(name.toLowerCase())),
-        body: response.body.length === 1 ? (response.body[0] as Uint8Array) : Buffer.concat(response.body),
-      },
-      outcome,
-    };
+  const status = head.status;
+  const headers = head.headers.filter(([name]) => !FRAMING_FIELDS.has(name.toLowerCase()));
+  const ended = invocation.settled;
+  if (nullBodyStatus(status)) {
+    return { response: { status, statusText: '', headers, body: null }, outcome: ended?.outcome };
   }
-  log.failure(reasonOf(outcome), outcome);
-  return { response: errorResponse(outcome.kind === 'timeout' ? 504 : 500, requestId), outcome };
+  if (ended?.response !== undefined) {
+    // It has ended well already: its body is all here.
+    const chunks = ended.response.body;
+    const body = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
+    return { response: { status, statusText: '', headers, body }, outcome: ended.outcome };
+  }
+  return {
+    response: { status, statusText: '', headers, body: bodyStream(invocation, log) },
+    outcome: ended?.outcome,
+  };
 }
 
-const TOO_LARGE = Symbol('too large');
-
-/** The whole body, or TOO_LARGE as soon as it passes `max` bytes (the rest is not read). */
-async function readBody(
-  body: ReadableStream<Uint8Array>,
-  max: number,
-): Promise<Uint8Array | typeof TOO_LARGE> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > max) return TOO_LARGE;
-    chunks.push(chunk);
+/** The body the client gets: it throws if the component did not end well, so the connection is cut. */
+async function* bodyStream(invocation: ComponentInvocation, log: WagiLog): AsyncGenerator<Uint8Array> {
+  try {
+    yield* invocation.body();
+  } catch (error) {
+    const { outcome } = await invocation.result;
+    log.failure(`the response was cut off: ${reasonOf(outcome)}`, outcome);
+    throw error;
   }
-  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
+}
+
+function forwardStderr(stderr: Uint8Array, log: WagiLog): void {
+  if (stderr.length === 0) return;
+  const lines = Buffer.from(stderr).toString('utf8').split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  for (const line of lines) log.stderr(line);
+}
+
+function failureStatus(outcome: Outcome): number {
+  if (outcome.kind === 'timeout') return 504;
+  if (outcome.kind === 'limit' && outcome.limit === 'maxStdinBytes') return 413;
+  return 500;
+}
+
+/** 204, 205 and 304 responses have no body (RFC 9110 §15.3.5, §15.3.6, §15.4.5). */
+function nullBodyStatus(status: number): boolean {
+  return status === 204 || status === 205 || status === 304;
 }
 
 function reasonOf(outcome: Outcome): string {
