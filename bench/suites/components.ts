@@ -3,7 +3,7 @@
  * (test/fixtures/components/hello-http.js, ~12 MB) served with a fresh instance per request, by
  * isola (its own wasi:http host, on the engine's workers) against `jco serve --isolate-requests
  * instance` (jco from npm, which componentize-js brings), both driven by autocannon at 10
- * connections. Goal: at least 50× jco's req/s, p50 ≤ 10 ms.
+ * connections and at 1. Goal: at least 50× jco's req/s, p50 ≤ 10 ms.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -63,51 +63,56 @@ async function serveIsola(dataDir: string): Promise<{ origin: string; close(): P
   };
 }
 
-const isola: Measurer = {
-  name: 'isola (fresh instance per request)',
-  async measure({ quick, dataDir }) {
-    const served = await serveIsola(dataDir);
-    try {
-      await loadTest(`${served.origin}/`, 10, 2);
-      return loadMeasurement(
-        await loadTest(`${served.origin}/`, 10, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
-      );
-    } finally {
-      await served.close();
-    }
-  },
-};
+/** isola serving the component, driven by autocannon at `connections`. */
+function isolaAt(connections: number): Measurer {
+  return {
+    name: 'isola (fresh instance per request)',
+    async measure({ quick, dataDir }) {
+      const served = await serveIsola(dataDir);
+      try {
+        await loadTest(`${served.origin}/`, connections, 2);
+        return loadMeasurement(
+          await loadTest(`${served.origin}/`, connections, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
+        );
+      } finally {
+        await served.close();
+      }
+    },
+  };
+}
 
-const jcoServe: Measurer = {
-  name: 'jco serve --isolate-requests instance',
-  async measure({ quick, dataDir }) {
-    const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      [
-        JCO,
-        'serve',
-        '--isolate-requests',
-        'instance',
-        '--port',
-        String(port),
-        '--host',
-        '127.0.0.1',
-        component(dataDir),
-      ],
-      { stdio: 'ignore' },
-    );
-    try {
-      await untilServing(`http://127.0.0.1:${port}/`, child);
-      await loadTest(`http://127.0.0.1:${port}/`, 10, 2);
-      return loadMeasurement(
-        await loadTest(`http://127.0.0.1:${port}/`, 10, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS),
+/** `jco serve --isolate-requests instance` serving the component, driven by autocannon at `connections`. */
+function jcoServeAt(connections: number): Measurer {
+  return {
+    name: 'jco serve --isolate-requests instance',
+    async measure({ quick, dataDir }) {
+      const port = await freePort();
+      const child = spawn(
+        process.execPath,
+        [
+          JCO,
+          'serve',
+          '--isolate-requests',
+          'instance',
+          '--port',
+          String(port),
+          '--host',
+          '127.0.0.1',
+          component(dataDir),
+        ],
+        { stdio: 'ignore' },
       );
-    } finally {
-      child.kill();
-    }
-  },
-};
+      try {
+        await untilServing(`http://127.0.0.1:${port}/`, child);
+        const url = `http://127.0.0.1:${port}/`;
+        await loadTest(url, connections, 2);
+        return loadMeasurement(await loadTest(url, connections, quick ? LOAD_SECONDS_QUICK : LOAD_SECONDS));
+      } finally {
+        child.kill();
+      }
+    },
+  };
+}
 
 function freePort(): Promise<number> {
   return new Promise((done, fail) => {
@@ -138,16 +143,14 @@ async function untilServing(url: string, child: ChildProcess): Promise<void> {
 export const suite: Suite = {
   name: 'components',
   title: 'a componentize-js wasi:http component, a fresh instance per request',
-  cases: [
-    {
-      kind: 'values',
-      name: 'hello-c10',
-      measurement: `autocannon, 10 connections, ${LOAD_SECONDS} s (${LOAD_SECONDS_QUICK} s quick) after 2 s of warm-up, GET /`,
-      metrics: LOAD_METRICS,
-      maxSeconds: 180,
-      setup,
-      baseline: jcoServe,
-      contenders: [isola],
-    },
-  ],
+  cases: [10, 1].map((connections) => ({
+    kind: 'values' as const,
+    name: `hello-c${connections}`,
+    measurement: `autocannon, ${connections} connection${connections === 1 ? '' : 's'}, ${LOAD_SECONDS} s (${LOAD_SECONDS_QUICK} s quick) after 2 s of warm-up, GET /`,
+    metrics: LOAD_METRICS,
+    maxSeconds: 180,
+    setup,
+    baseline: jcoServeAt(connections),
+    contenders: [isolaAt(connections)],
+  })),
 };
