@@ -110,7 +110,10 @@ describe('parseManifest', () => {
 
   it('refuses a bad outbound host naming its entry and what to write', () => {
     const error = refusal(
-      EXAMPLE.replace('source = "hello.wasm"', 'source = "hello.wasm"\nallowed_outbound_hosts = ["example.com"]'),
+      EXAMPLE.replace(
+        'source = "hello.wasm"',
+        'source = "hello.wasm"\nallowed_outbound_hosts = ["example.com"]',
+      ),
     );
     assert.equal(error.code, 'E_MANIFEST_INVALID');
     assert.match(error.message, /allowed_outbound_hosts\[0\] "example\.com"/);
