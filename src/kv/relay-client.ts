@@ -6,8 +6,9 @@
  * `worker.terminate()` interrupts the wait, so a guest stuck on a slow store still meets its
  * deadline.
  */
-import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { IsolaError } from '../errors.js';
+import { waitForReply } from '../sync-reply.js';
 import type { SyncKeyValueBackend } from './key-value-store.js';
 import { kvError } from './kv-error.js';
 import {
@@ -90,34 +91,29 @@ export class RelayedBackend implements SyncKeyValueBackend {
     const id = this.#nextId;
     this.#nextId = id === 0x7fffffff ? 1 : id + 1;
     this.#port.postMessage({ id, op, bucket, args } satisfies RelayRequest);
-    const deadline = performance.now() + this.#timeoutMs;
-    for (;;) {
-      // Read the count before looking at the port: a reply that lands in between changes the
-      // count, so the wait below returns at once instead of missing it.
-      const replies = Atomics.load(this.#control, REPLIES);
-      const received = receiveMessageOnPort(this.#port);
-      if (received !== undefined) {
-        const reply = received.message as RelayReply;
-        // A reply to an earlier call that timed out: drop it and keep waiting.
-        if (reply.id !== id) continue;
-        if (reply.ok) return reply.value as T;
-        throw IsolaError.fromJSON(reply.error);
-      }
-      if (Atomics.load(this.#control, RELAY_CLOSED) === 1) {
-        throw kvError('E_KV_UNAVAILABLE', `the key-value relay closed before answering ${op}`, {
-          op,
-          ...bucket,
-        });
-      }
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) {
-        throw kvError(
-          'E_KV_UNAVAILABLE',
-          `the key-value relay did not answer ${op} within ${this.#timeoutMs} ms: check that the store's backend is reachable`,
-          { op, timeoutMs: this.#timeoutMs, ...bucket },
-        );
-      }
-      Atomics.wait(this.#control, REPLIES, replies, remaining);
+    const result = waitForReply<RelayReply>(
+      this.#port,
+      this.#control,
+      REPLIES,
+      id,
+      performance.now() + this.#timeoutMs,
+      () => Atomics.load(this.#control, RELAY_CLOSED) === 1,
+    );
+    if (result.kind === 'abandoned') {
+      throw kvError('E_KV_UNAVAILABLE', `the key-value relay closed before answering ${op}`, {
+        op,
+        ...bucket,
+      });
     }
+    if (result.kind === 'timeout') {
+      throw kvError(
+        'E_KV_UNAVAILABLE',
+        `the key-value relay did not answer ${op} within ${this.#timeoutMs} ms: check that the store's backend is reachable`,
+        { op, timeoutMs: this.#timeoutMs, ...bucket },
+      );
+    }
+    const { reply } = result;
+    if (reply.ok) return reply.value as T;
+    throw IsolaError.fromJSON(reply.error);
   }
 }

@@ -11,10 +11,11 @@
  * thread never answers cannot hold a worker past its deadline. (The pattern of command-stdio.ts's
  * stdin relay and of the key-value relay client, kv/relay-client.ts.)
  */
-import { MessageChannel, type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { OutboundRequest } from '../component/host/outgoing-handler.js';
 import { IsolaError, type SerializedError } from '../errors.js';
 import type { SerializedOutboundError } from '../outbound/index.js';
+import { waitForReply } from '../sync-reply.js';
 
 /** Slot of the control block (Int32): replies posted so far. */
 const REPLIES = 0;
@@ -40,10 +41,10 @@ export interface HostCallMessage {
   call: HostCall;
 }
 
-/** The reply, on the channel's port. */
+/** The reply to call `id` (the call's `seq`), on the channel's port. */
 export type HostCallReply =
-  | { seq: number; ok: true; value: unknown }
-  | { seq: number; ok: false; error: SerializedError };
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: SerializedError };
 
 /** The worker's end, plain data plus a port (in `workerData`, the port in the transfer list). */
 export interface HostCallChannel {
@@ -74,13 +75,13 @@ export class HostCallServerEnd {
   async answer(seq: number, serve: () => Promise<unknown>): Promise<void> {
     let reply: HostCallReply;
     try {
-      reply = { seq, ok: true, value: await serve() };
+      reply = { id: seq, ok: true, value: await serve() };
     } catch (error) {
       const failure =
         error instanceof IsolaError
           ? error
           : new IsolaError('E_INTERNAL', `a host call failed: ${String(error)}`, {}, { cause: error });
-      reply = { seq, ok: false, error: failure.toJSON() };
+      reply = { id: seq, ok: false, error: failure.toJSON() };
     }
     this.#port.postMessage(reply);
     Atomics.add(this.#control, REPLIES, 1);
@@ -113,26 +114,16 @@ export class HostCallClient {
   call(id: number, call: HostCall, deadline: number): unknown {
     const seq = this.#nextSeq++;
     this.#post({ op: 'host-call', id, seq, call });
-    for (;;) {
-      // Read the count before looking at the port: a reply landing in between changes it.
-      const replies = Atomics.load(this.#control, REPLIES);
-      const received = receiveMessageOnPort(this.#channel.port);
-      if (received !== undefined) {
-        const reply = received.message as HostCallReply;
-        // An answer to an earlier call that gave up at its deadline.
-        if (reply.seq !== seq) continue;
-        if (reply.ok) return reply.value;
-        throw IsolaError.fromJSON(reply.error);
-      }
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) {
-        throw new IsolaError(
-          'E_GUEST_TIMEOUT',
-          `the guest's ${call.kind} call was still unanswered at its deadline: raise timeoutMs or make the call faster`,
-          { call: call.kind },
-        );
-      }
-      Atomics.wait(this.#control, REPLIES, replies, remaining);
+    const result = waitForReply<HostCallReply>(this.#channel.port, this.#control, REPLIES, seq, deadline);
+    if (result.kind !== 'reply') {
+      throw new IsolaError(
+        'E_GUEST_TIMEOUT',
+        `the guest's ${call.kind} call was still unanswered at its deadline: raise timeoutMs or make the call faster`,
+        { call: call.kind },
+      );
     }
+    const { reply } = result;
+    if (reply.ok) return reply.value;
+    throw IsolaError.fromJSON(reply.error);
   }
 }
