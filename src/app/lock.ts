@@ -73,19 +73,19 @@ export async function lockManifest(
   for (const component of manifest.components) {
     const resolved = await lockSource(runtimeSourceOf(component, manifestPath), context);
     sources.set(component.name, resolved);
+    const files = await lockFiles(filesOf(component), context);
     const locked: LockedComponent = {
       name: component.name,
       source: resolved.source,
-      files: await lockFiles(filesOf(component), context),
+      files,
       environment: { ...component.environment },
       variables: lockComponentVariables(component, manifestPath),
       allowedOutboundHosts: lockOutboundHosts(component, resolved, manifestPath),
-      keyValueStores: [],
+      keyValueStores: lockKeyValueStores(component, files, manifestPath),
       limits: limits.get(component.name)!,
       instance: instanceMode(component),
     };
-    locked.keyValueStores = lockKeyValueStores(component, locked.files, manifestPath);
-    if (component.runtime !== undefined) locked.runtime = lockRuntime(component, locked.files, manifestPath);
+    if (component.runtime !== undefined) locked.runtime = lockRuntime(component, files, manifestPath);
     components.push(locked);
   }
   const reused = new Set(manifest.components.filter((c) => c.instanceReuse !== undefined).map((c) => c.name));

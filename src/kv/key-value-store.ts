@@ -28,11 +28,10 @@ import type { SyncBackendHandle } from './worker-handle.js';
 
 /** A backend for the main thread. */
 export interface KeyValueBackend extends BackendOperations<true> {
-  /** Plain data with which a worker thread reaches this backend synchronously (see worker-handle.ts). */
-  workerHandle(): Promise<SyncBackendHandle>;
   /**
    * Once the backend is ready for worker threads (the relay thread started): a function that
-   * makes a new handle synchronously each time it is called, one per worker thread.
+   * makes, synchronously, the plain data with which one more worker thread reaches this backend
+   * (see worker-handle.ts).
    */
   workerConnector(): Promise<() => SyncBackendHandle>;
   /** Waits for calls under way, then releases connections and threads. Idempotent. */
@@ -121,7 +120,7 @@ export class KeyValueStore {
 
   /** Plain data for a worker thread's `openSyncStore`, with this store's limits. */
   async workerHandle(): Promise<SyncStoreHandle> {
-    return { backend: await this.#backend.workerHandle(), limits: { ...this.limits } };
+    return (await this.workerConnector())();
   }
 
   /**

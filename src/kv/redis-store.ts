@@ -218,13 +218,6 @@ export class RedisBackend implements KeyValueBackend {
   }
 
   /** A relay channel; the relay thread (with its own connection) starts at the first call. */
-  async workerHandle(): Promise<SyncBackendHandle> {
-    if (this.#closing !== undefined) throw kvError('E_KV_CLOSED', 'the Redis key-value store is closed');
-    this.#relay ??= KeyValueRelay.start(this.#config);
-    const relay = await this.#relay;
-    return { kind: 'relay', channel: relay.connect() };
-  }
-
   async workerConnector(): Promise<() => SyncBackendHandle> {
     if (this.#closing !== undefined) throw kvError('E_KV_CLOSED', 'the Redis key-value store is closed');
     this.#relay ??= KeyValueRelay.start(this.#config);

@@ -226,10 +226,6 @@ export class AsyncSqliteBackend implements KeyValueBackend {
     this.#sync.deleteMany(bucket, keys);
   }
 
-  async workerHandle(): Promise<SyncBackendHandle> {
-    return { kind: 'sqlite', config: { ...this.#config } };
-  }
-
   async workerConnector(): Promise<() => SyncBackendHandle> {
     const config = this.#config;
     return () => ({ kind: 'sqlite', config: { ...config } });

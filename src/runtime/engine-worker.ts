@@ -26,17 +26,18 @@ if (parentPort) {
   const setup = workerData as WorkerSetup;
   lowerPriority(setup.nice);
   const memories = new MemoryPool(setup.memoryPool);
-  // The store's modules (SQLite's binding, the relay client) load only in an engine that has one.
+  // The store's modules (SQLite's binding, the relay client) load only in an engine that has one,
+  // and the store opens at the first guest granted it.
+  let keyValue: (() => SyncKeyValueStore) | undefined;
   const keyValueHandle = setup.keyValue;
-  const kv = keyValueHandle === undefined ? undefined : await import('../kv/open-sync-store.js');
-  let store: SyncKeyValueStore | undefined;
-  const keyValue =
-    kv === undefined || keyValueHandle === undefined
-      ? undefined
-      : (): SyncKeyValueStore => {
-          store ??= kv.openSyncStore(keyValueHandle);
-          return store;
-        };
+  if (keyValueHandle !== undefined) {
+    const { openSyncStore } = await import('../kv/open-sync-store.js');
+    let store: SyncKeyValueStore | undefined;
+    keyValue = () => {
+      store ??= openSyncStore(keyValueHandle);
+      return store;
+    };
+  }
   const runner = new InvocationRunner(
     {
       post: (message) => port.postMessage(message satisfies FromWorker),
