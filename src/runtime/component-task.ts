@@ -32,10 +32,9 @@ import type { SyncKeyValueStore } from '../kv/key-value-store.js';
 import type { InvocationLimits } from '../limits.js';
 import type { MemoryBundle } from '../wasi/index.js';
 import type { HostCallClient, OutboundReply } from './host-call.js';
-import { OUTPUT_FLUSH_MS } from './invocation-runner.js';
 import type { MemoryPool } from './memory-pool.js';
 import { outcomeOf } from './outcome.js';
-import { OUTPUT_CHUNK_BYTES } from './output-buffer.js';
+import { ChunkCoalescer, OUTPUT_CHUNK_BYTES } from './output-buffer.js';
 import type {
   BundleDelivery,
   ComponentCall,
@@ -87,8 +86,8 @@ const LIMIT_NAMES: Readonly<Record<string, LimitName>> = {
 const EMPTY: readonly Uint8Array[] = Object.freeze([]);
 
 /**
- * A component's response as it streams to the main thread, coalesced by the rules of preview1
- * output (invocation-runner.ts, `ChunkedSink`): body bytes go in chunks of up to
+ * A component's response as it streams to the main thread, coalesced as preview1 output is
+ * (output-buffer.ts, `ChunkCoalescer`): body bytes go in chunks of up to
  * OUTPUT_CHUNK_BYTES, when the guest writes again with the oldest held byte OUTPUT_FLUSH_MS old,
  * and whenever the guest is about to wait (a sleep, a request body read, an outbound request).
  * The head is held with the first bytes, so a guest that answers at once and ends costs the
@@ -100,13 +99,23 @@ class StreamedResponse implements ResponseStreamer {
   readonly #post: ComponentServices['post'];
   /** Set and not sent yet. */
   #head: ResponseHead | undefined;
-  #buffer: Uint8Array | undefined;
-  #length = 0;
-  #oldest = 0;
+  readonly #body: ChunkCoalescer;
 
   constructor(id: number, post: ComponentServices['post']) {
     this.#id = id;
     this.#post = post;
+    let buffer: Uint8Array | undefined;
+    this.#body = new ChunkCoalescer(
+      () => {
+        buffer ??= new Uint8Array(OUTPUT_CHUNK_BYTES);
+        return buffer;
+      },
+      (chunk) => {
+        // The head always goes before the first bytes.
+        this.#sendHead();
+        this.#post({ op: 'response-body', id: this.#id, chunk }, [chunk.buffer as ArrayBuffer]);
+      },
+    );
   }
 
   head(status: number, headers: readonly (readonly [string, Uint8Array])[]): void {
@@ -117,48 +126,26 @@ class StreamedResponse implements ResponseStreamer {
   }
 
   body(chunk: Uint8Array): void {
-    if (this.#length + chunk.length > OUTPUT_CHUNK_BYTES) this.waiting();
-    if (chunk.length >= OUTPUT_CHUNK_BYTES) {
-      this.#sendHead();
-      this.#sendBody(chunk.slice());
-      return;
-    }
-    if (this.#length === 0) this.#oldest = performance.now();
-    this.#buffer ??= new Uint8Array(OUTPUT_CHUNK_BYTES);
-    this.#buffer.set(chunk, this.#length);
-    this.#length += chunk.length;
-    if (performance.now() - this.#oldest >= OUTPUT_FLUSH_MS) this.waiting();
+    this.#body.write(chunk);
   }
 
   /** Sends what is held: the head, if set, and the body's bytes. */
   waiting(): void {
     this.#sendHead();
-    const held = this.#take();
-    if (held !== undefined) this.#sendBody(held);
+    this.#body.flush();
   }
 
   /** What is held, for `done`. */
   rest(trailersIgnored: boolean): ResponseRest {
     const head = this.#head;
     this.#head = undefined;
-    return { head, body: this.#take(), trailersIgnored };
-  }
-
-  #take(): Uint8Array | undefined {
-    if (this.#length === 0 || this.#buffer === undefined) return undefined;
-    const held = this.#buffer.slice(0, this.#length);
-    this.#length = 0;
-    return held;
+    return { head, body: this.#body.rest(), trailersIgnored };
   }
 
   #sendHead(): void {
     if (this.#head === undefined) return;
     this.#post({ op: 'response-head', id: this.#id, head: this.#head }, []);
     this.#head = undefined;
-  }
-
-  #sendBody(chunk: Uint8Array): void {
-    this.#post({ op: 'response-body', id: this.#id, chunk }, [chunk.buffer as ArrayBuffer]);
   }
 }
 

@@ -31,12 +31,7 @@ import {
 import { fuelGlobal } from '../wasm/fuel.js';
 import { MemoryPool, type MemoryPoolOptions } from './memory-pool.js';
 import { outcomeOf } from './outcome.js';
-import {
-  createOutputBuffers,
-  OUTPUT_CHUNK_BYTES,
-  type OutputBuffers,
-  OutputRegion,
-} from './output-buffer.js';
+import { ChunkCoalescer, createOutputBuffers, type OutputBuffers, OutputRegion } from './output-buffer.js';
 import type {
   BundleDelivery,
   DoneMessage,
@@ -49,9 +44,6 @@ import type {
   WorkerMetrics,
 } from './protocol.js';
 import { fromInvokeMessage } from './protocol.js';
-
-/** Output is posted in chunks of at most OUTPUT_CHUNK_BYTES, or as soon as the oldest unsent byte is this old when the guest writes again. */
-export const OUTPUT_FLUSH_MS = 5;
 
 interface LoadedModule {
   module: WebAssembly.Module;
@@ -445,50 +437,31 @@ function runEntry(
  */
 class ChunkedSink implements OutputSink {
   readonly isTerminal = false;
-  readonly #id: number;
-  readonly #stream: 1 | 2;
-  readonly #ports: RunnerPorts;
-  readonly #region: OutputRegion;
-  #length = 0;
-  #oldest = 0;
+  readonly #chunks: ChunkCoalescer;
 
   constructor(id: number, stream: 1 | 2, ports: RunnerPorts, region: OutputRegion) {
-    this.#id = id;
-    this.#stream = stream;
-    this.#ports = ports;
-    this.#region = region;
     region.length = 0;
+    this.#chunks = new ChunkCoalescer(
+      () => region.bytes,
+      (chunk) => ports.post({ op: 'output', id, stream, chunk }),
+      // The region's length tells the main thread what is unsent if this thread is stopped.
+      (length) => {
+        region.length = length;
+      },
+    );
   }
 
   write(data: Uint8Array): void {
-    if (this.#length + data.length > OUTPUT_CHUNK_BYTES) this.flush();
-    if (data.length >= OUTPUT_CHUNK_BYTES) {
-      this.#send(data.slice());
-      return;
-    }
-    if (this.#length === 0) this.#oldest = performance.now();
-    this.#region.bytes.set(data, this.#length);
-    this.#length += data.length;
-    this.#region.length = this.#length;
-    if (performance.now() - this.#oldest >= OUTPUT_FLUSH_MS) this.flush();
+    this.#chunks.write(data);
   }
 
   /** Posts what is buffered, if anything. */
   flush(): void {
-    const rest = this.rest();
-    if (rest !== undefined) this.#send(rest);
+    this.#chunks.flush();
   }
 
   /** Takes what is buffered, for the `done` message (nothing, after `flush`). */
   rest(): Uint8Array | undefined {
-    if (this.#length === 0) return undefined;
-    const rest = this.#region.bytes.slice(0, this.#length);
-    this.#length = 0;
-    this.#region.length = 0;
-    return rest;
-  }
-
-  #send(chunk: Uint8Array): void {
-    this.#ports.post({ op: 'output', id: this.#id, stream: this.#stream, chunk });
+    return this.#chunks.rest();
   }
 }

@@ -8,6 +8,9 @@
 /** Bytes each stream's region holds; a chunk is posted when it would overflow. */
 export const OUTPUT_CHUNK_BYTES = 64 * 1024;
 
+/** Output is posted in chunks of at most OUTPUT_CHUNK_BYTES, or as soon as the oldest unsent byte is this old when the guest writes again. */
+export const OUTPUT_FLUSH_MS = 5;
+
 /** Plain data, so it travels in `workerData`. Stream 1 is stdout, 2 is stderr. */
 export interface OutputBuffers {
   data: SharedArrayBuffer;
@@ -50,4 +53,62 @@ export function unsentOutput(buffers: OutputBuffers, stream: 1 | 2): Uint8Array 
   if (length === 0) return undefined;
   region.length = 0;
   return region.bytes.slice(0, length);
+}
+
+/**
+ * Coalesces a guest's small writes into chunks: a chunk is sent when the next write would
+ * overflow `storage` (OUTPUT_CHUNK_BYTES), when a write finds the oldest held byte
+ * `OUTPUT_FLUSH_MS` old, or on `flush()`; a write of a whole chunk or more is sent as is (a
+ * copy). `rest()` takes what is held, for the message that ends the invocation. Preview1 output
+ * (invocation-runner.ts) and a component's streamed response body (component-task.ts) use it.
+ */
+export class ChunkCoalescer {
+  readonly #storage: () => Uint8Array;
+  readonly #send: (chunk: Uint8Array) => void;
+  readonly #held: (length: number) => void;
+  #length = 0;
+  #oldest = 0;
+
+  /**
+   * `storage` gives the buffer to hold bytes in (called at a write that holds some), `send` sends
+   * a chunk the coalescer will not touch again, `held` is told how many bytes are held after each
+   * change.
+   */
+  constructor(
+    storage: () => Uint8Array,
+    send: (chunk: Uint8Array) => void,
+    held: (length: number) => void = () => {},
+  ) {
+    this.#storage = storage;
+    this.#send = send;
+    this.#held = held;
+  }
+
+  write(data: Uint8Array): void {
+    if (this.#length + data.length > OUTPUT_CHUNK_BYTES) this.flush();
+    if (data.length >= OUTPUT_CHUNK_BYTES) {
+      this.#send(data.slice());
+      return;
+    }
+    if (this.#length === 0) this.#oldest = performance.now();
+    this.#storage().set(data, this.#length);
+    this.#length += data.length;
+    this.#held(this.#length);
+    if (performance.now() - this.#oldest >= OUTPUT_FLUSH_MS) this.flush();
+  }
+
+  /** Sends what is held, if anything. */
+  flush(): void {
+    const rest = this.rest();
+    if (rest !== undefined) this.#send(rest);
+  }
+
+  /** Takes what is held (nothing, after `flush`). */
+  rest(): Uint8Array | undefined {
+    if (this.#length === 0) return undefined;
+    const rest = this.#storage().slice(0, this.#length);
+    this.#length = 0;
+    this.#held(0);
+    return rest;
+  }
 }
